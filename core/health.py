@@ -1,0 +1,105 @@
+"""`/api/health/`: is every part Videoflix needs to serve and transcode up?"""
+
+import shutil
+
+import django_rq
+from django.db import connection
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rq import Worker
+
+CHECK_NAMES = ("database", "cache", "queue", "worker", "ffmpeg", "ffprobe")
+
+
+def _check_database() -> str | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return None
+
+
+def _check_cache() -> str | None:
+    # django-redis ignores outages on normal calls; talk to the client to see the truth.
+    from django_redis import get_redis_connection
+
+    get_redis_connection("default").ping()
+    return None
+
+
+def _check_queue() -> str | None:
+    django_rq.get_connection("default").ping()
+    return None
+
+
+def _check_worker() -> str | None:
+    workers = Worker.all(connection=django_rq.get_connection("default"))
+    if not workers:
+        return "No RQ worker is running."
+    return None
+
+
+def _check_binary(name: str):
+    def check() -> str | None:
+        if shutil.which(name) is None:
+            return f"{name} is not on the PATH."
+        return None
+
+    return check
+
+
+CHECKS = {
+    "database": _check_database,
+    "cache": _check_cache,
+    "queue": _check_queue,
+    "worker": _check_worker,
+    "ffmpeg": _check_binary("ffmpeg"),
+    "ffprobe": _check_binary("ffprobe"),
+}
+
+
+def run_checks() -> dict[str, dict]:
+    """Run every check; each answers {"ok": bool} plus an "error" sentence when it fails."""
+    results = {}
+    for name, check in CHECKS.items():
+        try:
+            error = check()
+        except Exception as exc:  # noqa: BLE001 - any failure is the answer here
+            error = f"{type(exc).__name__}: {exc}"
+        results[name] = {"ok": error is None} | ({"error": error} if error else {})
+    return results
+
+
+class HealthCheckSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    error = serializers.CharField(required=False)
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "unavailable"])
+    detail = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    checks = serializers.DictField(child=HealthCheckSerializer())
+
+
+@extend_schema(
+    summary="Health of the database, Redis, the RQ worker and ffmpeg",
+    responses={200: HealthSerializer, 503: HealthSerializer},
+)
+@api_view(["GET"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def health(request):
+    checks = run_checks()
+    failing = [name for name, result in checks.items() if not result["ok"]]
+    if failing:
+        body = {
+            "status": "unavailable",
+            "detail": "Failing: " + ", ".join(failing) + ".",
+            "errors": {name: [checks[name]["error"]] for name in failing},
+            "checks": checks,
+        }
+        return Response(body, status=503)
+    return Response({"status": "ok", "detail": "All systems operational.", "errors": {}, "checks": checks})

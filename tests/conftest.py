@@ -1,0 +1,59 @@
+"""Shared fixtures: real PostgreSQL (pytest-django's test database), real Redis, locmem email."""
+
+import django_rq
+import pytest
+from django.core.cache import cache
+from django_redis import get_redis_connection
+from rest_framework.test import APIClient
+
+from tests.factories import UserFactory
+
+PASSWORD = "Sturdy-Passw0rd!"
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    """Every test writes media into its own folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MEDIA_ROOT.mkdir()
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis():
+    """Empty the test Redis databases (cache and queues) around every test."""
+    get_redis_connection("default").flushdb()
+    django_rq.get_connection("default").flushdb()
+    yield
+    cache.clear()
+    django_rq.get_connection("default").flushdb()
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def password():
+    return PASSWORD
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory(password=PASSWORD)
+
+
+@pytest.fixture
+def staff_user(db):
+    return UserFactory(password=PASSWORD, is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def bearer_client(user):
+    """An API client authenticated with a Bearer access token for `user`."""
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    return client

@@ -1,0 +1,1 @@
+"""Signal receivers of the video app (connected in VideoConfig.ready)."""

@@ -20,12 +20,19 @@ load_dotenv(BASE_DIR / ".env", override=False)
 DEBUG = config("DEBUG", default=True, cast=bool)
 
 _DEV_SECRET_KEY = "django-insecure-dev-only-key-never-use-in-production"  # noqa: S105 - refused without DEBUG
+
+
+def _unsafe_secret_key(key: str) -> bool:
+    """Empty, a development/placeholder value, or too short to be a real secret."""
+    return not key or key.startswith("django-insecure") or "change-me" in key.lower() or len(key) < 50
+
+
 SECRET_KEY = config("SECRET_KEY", default="")
-if not SECRET_KEY or SECRET_KEY == _DEV_SECRET_KEY or SECRET_KEY.startswith("django-insecure"):
+if _unsafe_secret_key(SECRET_KEY):
     if not DEBUG:
         sys.exit(
-            "Refusing to start: DEBUG is false and SECRET_KEY is missing or a development key; "
-            "set SECRET_KEY to a long random value."
+            "Refusing to start: DEBUG is false and SECRET_KEY is missing, a placeholder or shorter than "
+            "50 characters; set SECRET_KEY to a long random value."
         )
     SECRET_KEY = SECRET_KEY or _DEV_SECRET_KEY
 
@@ -114,6 +121,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 PASSWORD_RESET_TIMEOUT = config("PASSWORD_RESET_TIMEOUT", default=60 * 60 * 24, cast=int)
+ACCOUNT_ACTIVATION_TIMEOUT = config("ACCOUNT_ACTIVATION_TIMEOUT", default=60 * 60 * 24 * 3, cast=int)
 
 # --- Redis: RQ queues and the django-redis cache ----------------------------------------------
 REDIS_HOST = config("REDIS_HOST", default="redis")
@@ -138,6 +146,8 @@ RQ_QUEUES = {
     },
 }
 RQ_SHOW_ADMIN_LINK = True
+# The worker class adds the video pipeline's stale-job sweep to RQ's periodic maintenance.
+RQ = {"WORKER_CLASS": "video.tasks.VideoflixWorker"}
 
 CACHES = {
     "default": {
@@ -235,21 +245,43 @@ EMAIL_HOST_USER = config("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = config("EMAIL_HOST_PASSWORD", default="")
 EMAIL_TIMEOUT = config("EMAIL_TIMEOUT", default=10, cast=int)
 DEFAULT_FROM_EMAIL = config("DEFAULT_FROM_EMAIL", default="no-reply@videoflix.local")
-FRONTEND_URL = config("FRONTEND_URL", default="http://localhost:3000")
-EMAIL_VERIFICATION_PATH = config("EMAIL_VERIFICATION_PATH", default="/verify-email")
-PASSWORD_RESET_PATH = config("PASSWORD_RESET_PATH", default="/reset-password")
+# Defaults match the Videoflix SPA (see the HTTP contract).
+FRONTEND_URL = config("FRONTEND_URL", default="http://127.0.0.1:5500")
+EMAIL_VERIFICATION_PATH = config("EMAIL_VERIFICATION_PATH", default="/pages/auth/activate.html")
+PASSWORD_RESET_PATH = config("PASSWORD_RESET_PATH", default="/pages/auth/confirm_password.html")
 
 # --- Video pipeline ---------------------------------------------------------------------------
 VIDEO_ALLOWED_RESOLUTIONS = config(
     "VIDEO_ALLOWED_RESOLUTIONS", default="120p,360p,480p,720p,1080p", cast=Csv()
 )
 VIDEO_MAX_UPLOAD_MB = config("VIDEO_MAX_UPLOAD_MB", default=4096, cast=int)
+# Transcoding (video/ffmpeg.py): x264 speed/quality trade-off and HLS segment length.
+VIDEO_X264_PRESET = config("VIDEO_X264_PRESET", default="veryfast")
+VIDEO_X264_CRF = config("VIDEO_X264_CRF", default=23, cast=int)
+VIDEO_HLS_SEGMENT_SECONDS = config("VIDEO_HLS_SEGMENT_SECONDS", default=4, cast=int)
+# Failed transcodes are retried this many times, waiting these seconds in turn (needs the RQ scheduler).
+VIDEO_TRANSCODE_RETRIES = config("VIDEO_TRANSCODE_RETRIES", default=2, cast=int)
+VIDEO_TRANSCODE_RETRY_DELAYS = config("VIDEO_TRANSCODE_RETRY_DELAYS", default="60,300", cast=Csv(int))
+# Pending/processing videos whose job is gone are re-queued by the worker's sweep after this many seconds.
+VIDEO_STALE_AFTER_SECONDS = config("VIDEO_STALE_AFTER_SECONDS", default=120, cast=int)
 # The largest request body Django reads into memory (non-file fields); files stream to disk.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# --- Streaming (video/streaming.py, docs/STREAMING.md) -----------------------------------------
+# "django": gunicorn sends playlists and segments itself (sendfile); "x-accel": Django only
+# authorises and nginx sends the file from the internal location below (nginx/videoflix.conf).
+HLS_SERVE_MODE = config("HLS_SERVE_MODE", default="django")
+if HLS_SERVE_MODE not in ("django", "x-accel"):
+    sys.exit(f'HLS_SERVE_MODE must be "django" or "x-accel", not {HLS_SERVE_MODE!r}.')
+HLS_ACCEL_REDIRECT_PREFIX = config("HLS_ACCEL_REDIRECT_PREFIX", default="/protected-hls/")
+# Browsers may keep playlists and segments this many seconds (Cache-Control: private).
+HLS_CACHE_MAX_AGE = config("HLS_CACHE_MAX_AGE", default=3600, cast=int)
 
 # --- Security (TLS switches are off by default for local HTTP) ---------------------------------
 SECURE_SSL_REDIRECT = config("SECURE_SSL_REDIRECT", default=False, cast=bool)
 SESSION_COOKIE_SECURE = config("SESSION_COOKIE_SECURE", default=False, cast=bool)
+# The JWT cookies are Secure whenever the session cookie is, unless set on their own.
+JWT_COOKIE_SECURE = config("JWT_COOKIE_SECURE", default=SESSION_COOKIE_SECURE, cast=bool)
 CSRF_COOKIE_SECURE = config("CSRF_COOKIE_SECURE", default=False, cast=bool)
 SECURE_HSTS_SECONDS = config("SECURE_HSTS_SECONDS", default=0, cast=int)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = config("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False, cast=bool)

@@ -1,0 +1,36 @@
+# Videoflix backend image: web (gunicorn) and worker (rqworker) run this same image.
+FROM python:3.12-alpine
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    STATIC_ROOT=/app/static \
+    MEDIA_ROOT=/app/media
+
+WORKDIR /app
+
+# ffmpeg/ffprobe for the pipeline, pg_isready for the entrypoint, libpq for psycopg2.
+# Alpine's repositories keep only the current build of each package, so versions are not pinned.
+# hadolint ignore=DL3018
+RUN apk add --no-cache ffmpeg postgresql-client libpq \
+    && addgroup -S -g 10001 videoflix \
+    && adduser -S -D -H -u 10001 -G videoflix -h /app videoflix
+
+# Dependencies in their own layer: rebuilt only when requirements.txt changes.
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+
+COPY --chown=videoflix:videoflix . .
+RUN mkdir -p /app/static /app/media \
+    && chown -R videoflix:videoflix /app/static /app/media \
+    && chmod +x /app/backend.entrypoint.sh
+
+USER 10001:10001
+EXPOSE 8000
+
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+    CMD ["python", "manage.py", "healthcheck", "database", "cache"]
+
+ENTRYPOINT ["/app/backend.entrypoint.sh"]
+# No CMD: without arguments the entrypoint starts gunicorn (see backend.entrypoint.sh).

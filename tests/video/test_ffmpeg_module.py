@@ -1,0 +1,181 @@
+"""video.ffmpeg with real ffmpeg and no database."""
+
+from fractions import Fraction
+
+import pytest
+
+from tests.video.conftest import keyframe_times, stream_info
+from video import ffmpeg
+
+DEFAULT_LADDER = ["120p", "360p", "480p", "720p", "1080p"]
+
+
+def run_plan(clip, tmp_path, ladder=DEFAULT_LADDER, segment_seconds=2):
+    result = ffmpeg.probe(clip)
+    plan = ffmpeg.build_plan(
+        source=clip,
+        output_dir=tmp_path / "out",
+        probe_result=result,
+        rung_names=ladder,
+        segment_seconds=segment_seconds,
+        preset="veryfast",
+    )
+    progress = []
+    renditions = ffmpeg.transcode(plan, log_path=tmp_path / "ffmpeg.log", on_progress=progress.append)
+    return plan, renditions, progress
+
+
+def test_probe_reads_size_duration_rate_and_audio(landscape_clip, silent_clip):
+    result = ffmpeg.probe(landscape_clip)
+    assert (result.width, result.height) == (640, 360)
+    assert result.duration == pytest.approx(5, abs=0.1)
+    assert result.fps == 25
+    assert result.has_audio is True
+    assert ffmpeg.probe(silent_clip).has_audio is False
+
+
+def test_probe_measures_rotated_source_after_rotation(rotated_clip):
+    result = ffmpeg.probe(rotated_clip)
+    assert result.rotation in (90, 270)
+    assert (result.width, result.height) == (360, 640)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "message"),
+    [
+        ("audio_only_file", "only sound"),
+        ("truncated_mp4", "could not be read as a video"),
+    ],
+)
+def test_probe_refuses_unusable_files_with_a_sentence(request, fixture, message):
+    with pytest.raises(ffmpeg.ProbeError, match=message):
+        ffmpeg.probe(request.getfixturevalue(fixture))
+
+
+def test_probe_refuses_text_and_empty_files(tmp_path):
+    text = tmp_path / "notes.mp4"
+    text.write_text("This is not a film.\n")
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(ffmpeg.ProbeError, match="could not be read as a video"):
+        ffmpeg.probe(text)
+    with pytest.raises(ffmpeg.ProbeError, match="empty"):
+        ffmpeg.probe(empty)
+
+
+def test_truncated_file_with_intact_index_is_caught_by_decoding_its_end(truncated_faststart_mp4):
+    result = ffmpeg.probe(truncated_faststart_mp4)  # the index survived ...
+    with pytest.raises(ffmpeg.ProbeError, match="truncated or damaged"):
+        ffmpeg.check_decodable_end(truncated_faststart_mp4, result.duration)  # ... the data did not
+
+
+def test_plan_never_upscales_and_keeps_the_aspect_ratio():
+    landscape = ffmpeg.ProbeResult(10, 1920, 1080, Fraction(30), True, "h264")
+    assert [(p.rung.name, p.width, p.height) for p in ffmpeg.plan_ladder(landscape, DEFAULT_LADDER)] == [
+        ("120p", 214, 120),
+        ("360p", 640, 360),
+        ("480p", 854, 480),
+        ("720p", 1280, 720),
+        ("1080p", 1920, 1080),
+    ]
+    portrait = ffmpeg.ProbeResult(10, 720, 1280, Fraction(30), True, "h264")
+    assert [(p.rung.name, p.width, p.height) for p in ffmpeg.plan_ladder(portrait, DEFAULT_LADDER)] == [
+        ("120p", 120, 214),
+        ("360p", 360, 640),
+        ("480p", 480, 854),
+        ("720p", 720, 1280),
+    ]
+
+
+def test_plan_gives_a_tiny_source_the_lowest_rung_at_its_own_even_size():
+    tiny = ffmpeg.ProbeResult(10, 97, 55, Fraction(30), False, "h264")
+    assert [(p.rung.name, p.width, p.height) for p in ffmpeg.plan_ladder(tiny, DEFAULT_LADDER)] == [
+        ("120p", 96, 54)
+    ]
+
+
+def test_frame_rate_is_capped_and_long_films_get_longer_segments():
+    fast = ffmpeg.ProbeResult(10, 640, 360, Fraction(120), False, "h264")
+    assert ffmpeg.output_fps(fast) == 60
+    assert ffmpeg.segment_seconds_for(600, 4) == 4
+    assert ffmpeg.segment_seconds_for(3 * 3600, 4) == 11  # 982 segments: names stay 000-999
+
+
+def test_command_decodes_once_and_fixes_keyframes():
+    result = ffmpeg.ProbeResult(10, 1920, 1080, Fraction(30), True, "h264")
+    plan = ffmpeg.build_plan(
+        source="in.mp4", output_dir="/out", probe_result=result, rung_names=DEFAULT_LADDER, segment_seconds=4
+    )
+    command = ffmpeg.build_transcode_command(plan)
+    assert command.count("-i") == 1
+    assert "split=5" in command[command.index("-filter_complex") + 1]
+    assert command.count("libx264") == 5
+    assert command.count("-sc_threshold") == 5 and command[command.index("-sc_threshold") + 1] == "0"
+    assert command[command.index("-g") + 1] == "120"  # 30 fps x 4 s
+    assert "/out/480p/%03d.ts" in command and "/out/480p/index.m3u8" in command
+
+
+def test_transcode_writes_every_rung_the_source_allows(landscape_clip, tmp_path):
+    _plan, renditions, progress = run_plan(landscape_clip, tmp_path)
+    out = tmp_path / "out"
+    assert [r.name for r in renditions] == ["120p", "360p"]
+    assert sorted(p.name for p in out.iterdir()) == ["120p", "360p", "master.m3u8"]
+    for rendition in renditions:
+        names = sorted(p.name for p in (out / rendition.name).iterdir())
+        assert names == ["000.ts", "001.ts", "002.ts", "index.m3u8"]
+        assert [seconds for _, seconds in rendition.segments] == pytest.approx([2, 2, 1], abs=0.05)
+        info = stream_info(out / rendition.name / "000.ts")
+        assert (info["video"]["width"], info["video"]["height"]) == (rendition.width, rendition.height)
+        assert info["video"]["codec_name"] == "h264" and info["audio"]["codec_name"] == "aac"
+    assert progress and progress[-1] == pytest.approx(100, abs=1)
+    assert progress == sorted(progress)
+
+
+def test_keyframes_are_aligned_across_rungs_and_on_segment_boundaries(landscape_clip, tmp_path):
+    run_plan(landscape_clip, tmp_path)
+    low = keyframe_times(tmp_path / "out" / "120p" / "index.m3u8")
+    high = keyframe_times(tmp_path / "out" / "360p" / "index.m3u8")
+    assert low == high
+    start = low[0]
+    # A fixed GOP with scene-cut keyframes off: one keyframe every 2 s, exactly where segments start.
+    assert [round(t - start, 2) for t in low] == [0.0, 2.0, 4.0]
+
+
+def test_master_playlist_lists_each_rung_with_bandwidth_resolution_and_codecs(landscape_clip, tmp_path):
+    run_plan(landscape_clip, tmp_path)
+    lines = (tmp_path / "out" / "master.m3u8").read_text().splitlines()
+    assert lines[0] == "#EXTM3U"
+    entries = [
+        (lines[i], lines[i + 1]) for i, line in enumerate(lines) if line.startswith("#EXT-X-STREAM-INF")
+    ]
+    assert [uri for _, uri in entries] == ["120p/index.m3u8", "360p/index.m3u8"]
+    for info, _ in entries:
+        assert "BANDWIDTH=" in info and 'CODECS="avc1.64' in info and 'mp4a.40.2"' in info
+    assert "RESOLUTION=214x120" in entries[0][0] and "RESOLUTION=640x360" in entries[1][0]
+
+
+def test_source_without_audio_gives_video_only_renditions(silent_clip, tmp_path):
+    _, renditions, _ = run_plan(silent_clip, tmp_path)
+    assert [r.name for r in renditions] == ["120p"]
+    assert set(stream_info(tmp_path / "out" / "120p" / "000.ts")) == {"video"}
+    assert 'CODECS="avc1.' in (tmp_path / "out" / "master.m3u8").read_text()
+    assert "mp4a" not in (tmp_path / "out" / "master.m3u8").read_text()
+
+
+def test_variable_frame_rate_becomes_constant(vfr_clip, tmp_path):
+    run_plan(vfr_clip, tmp_path, ladder=["120p"])
+    info = stream_info(tmp_path / "out" / "120p" / "000.ts")["video"]
+    assert info["r_frame_rate"] == info["avg_frame_rate"]
+
+
+def test_invalid_input_fails_as_permanent_with_ffmpegs_words(tmp_path):
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"\x00\x01garbage" * 1000)
+    result = ffmpeg.ProbeResult(5, 320, 180, Fraction(25), False, "h264")
+    plan = ffmpeg.build_plan(
+        source=garbage, output_dir=tmp_path / "out", probe_result=result, rung_names=["120p"]
+    )
+    with pytest.raises(ffmpeg.TranscodeError) as raised:
+        ffmpeg.transcode(plan, log_path=tmp_path / "log")
+    assert raised.value.permanent is True
+    assert "Invalid data found" in raised.value.for_staff()

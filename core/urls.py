@@ -1,10 +1,9 @@
-from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path, re_path
-from django.views.static import serve
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.health import health
+from video import views as video_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -18,5 +17,5 @@ urlpatterns = [
 
 # Thumbnails are public: served here with or without DEBUG (nginx serves them first when present).
 urlpatterns += [
-    re_path(r"^media/(?P<path>thumbnails/.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+    path("media/thumbnails/<path:name>", video_views.thumbnail, name="thumbnail"),
 ]

@@ -1,0 +1,109 @@
+"""HLS output and clients for the catalogue and streaming tests (import the fixtures explicitly).
+
+The files are written here, in the layout the pipeline produces
+(MEDIA_ROOT/hls/<id>/master.m3u8, <rung>/index.m3u8, <rung>/000.ts ...), so these tests do not
+depend on the transcoding code.
+"""
+
+import io
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
+
+from tests.factories import UserFactory, VideoFactory
+from video.models import Video
+
+SEGMENT_BYTES = 4096
+
+
+def segment_payload(rung: str, index: int, size: int = SEGMENT_BYTES) -> bytes:
+    """Distinct, recognisable bytes for every segment."""
+    seed = f"{rung}-{index:03d}|".encode()
+    return (seed * (size // len(seed) + 1))[:size]
+
+
+def write_hls(video: Video, rungs=("360p", "480p"), segments: int = 3, size: int = SEGMENT_BYTES) -> Path:
+    """Hand-written playlists and small segments for ``video``; returns its HLS folder."""
+    root = Path(settings.MEDIA_ROOT) / "hls" / str(video.pk)
+    root.mkdir(parents=True, exist_ok=True)
+    master = ["#EXTM3U", "#EXT-X-VERSION:3"]
+    for rung in rungs:
+        height = int(rung[:-1])
+        master += [f"#EXT-X-STREAM-INF:BANDWIDTH={height * 2000},RESOLUTION={height * 16 // 9}x{height}"]
+        master += [f"{rung}/index.m3u8"]
+        folder = root / rung
+        folder.mkdir(exist_ok=True)
+        playlist = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:4", "#EXT-X-MEDIA-SEQUENCE:0"]
+        for index in range(segments):
+            name = f"{index:03d}.ts"
+            (folder / name).write_bytes(segment_payload(rung, index, size))
+            playlist += ["#EXTINF:4.000000,", name]
+        playlist.append("#EXT-X-ENDLIST")
+        (folder / "index.m3u8").write_text("\n".join(playlist) + "\n")
+    (root / "master.m3u8").write_text("\n".join(master) + "\n")
+    return root
+
+
+def write_thumbnail(name: str = "thumbnails/poster.jpg") -> str:
+    from PIL import Image
+
+    path = Path(settings.MEDIA_ROOT) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 18), (200, 30, 30)).save(buffer, format="JPEG")
+    path.write_bytes(buffer.getvalue())
+    return name
+
+
+def cookie_client(user) -> APIClient:
+    client = APIClient()
+    client.cookies["access_token"] = str(AccessToken.for_user(user))
+    return client
+
+
+def bearer_client_for(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+    return client
+
+
+@pytest.fixture
+def hls_video(db):
+    """A ready video with 360p and 480p rungs of three small segments each."""
+    video = VideoFactory(renditions=["360p", "480p"], duration=12.0)
+    write_hls(video)
+    return video
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def ffmpeg_hls_video(db):
+    """A ready video whose 120p rung is real HLS written by ffmpeg (2 s test pattern, 1 s segments)."""
+    if shutil.which("ffmpeg") is None:
+        pytest.fail("ffmpeg is required for the streaming tests")
+    video = VideoFactory(renditions=["120p"], duration=2.0)
+    folder = Path(settings.MEDIA_ROOT) / "hls" / str(video.pk) / "120p"
+    folder.mkdir(parents=True)
+    subprocess.run(
+        [
+            "ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10",
+            "-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-f", "hls",
+            "-hls_time", "1", "-hls_playlist_type", "vod",
+            "-hls_segment_filename", str(folder / "%03d.ts"), str(folder / "index.m3u8"),
+        ],
+        check=True,
+        timeout=60,
+    )  # fmt: skip
+    (folder.parent / "master.m3u8").write_text(
+        "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=150000,RESOLUTION=160x120\n120p/index.m3u8\n"
+    )
+    return video

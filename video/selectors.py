@@ -1,0 +1,65 @@
+"""Reads of the catalogue and of watch progress."""
+
+from django.db.models import F, Q, QuerySet
+
+from video.models import Video, WatchProgress
+
+# A video counts as watched once the position passes this share of its duration.
+FINISHED_SHARE = 0.95
+# Largest value a bigint primary key can hold; larger ids in a URL simply do not exist.
+MAX_ID = 2**63 - 1
+
+
+def video_list_ready(*, category: str = "", search: str = "") -> QuerySet[Video]:
+    """Ready videos, newest first, with their category joined (one query however many rows).
+
+    ``category`` matches a category name case-insensitively, or its id when it is a number;
+    ``search`` looks for the words in the title or the description.
+    """
+    videos = Video.objects.filter(status=Video.Status.READY).select_related("category")
+    if category:
+        match = Q(category__name__iexact=category)
+        if category.isdigit() and int(category) <= MAX_ID:
+            match |= Q(category_id=int(category))
+        videos = videos.filter(match)
+    for word in search.split():
+        videos = videos.filter(Q(title__icontains=word) | Q(description__icontains=word))
+    return videos.order_by("-created_at", "-id")
+
+
+def video_get_ready(*, video_id: int) -> Video | None:
+    """The ready video with this id, its category joined, or None."""
+    if video_id > MAX_ID:
+        return None
+    return Video.objects.filter(pk=video_id, status=Video.Status.READY).select_related("category").first()
+
+
+def video_ready_renditions(*, video_id: int) -> list[str] | None:
+    """The rungs a ready video has, or None when there is no such ready video (one small query)."""
+    if video_id > MAX_ID:
+        return None
+    row = Video.objects.filter(pk=video_id, status=Video.Status.READY).values_list("renditions", flat=True)
+    for renditions in row[:1]:
+        return [rung for rung in renditions or [] if isinstance(rung, str)]
+    return None
+
+
+def watch_progress_list_unfinished(*, user) -> QuerySet[WatchProgress]:
+    """The user's started but unfinished ready videos, most recently watched first."""
+    unfinished = Q(video__duration__isnull=True) | Q(
+        position_seconds__lt=F("video__duration") * FINISHED_SHARE
+    )
+    return (
+        WatchProgress.objects.filter(user=user, video__status=Video.Status.READY, position_seconds__gt=0)
+        .filter(unfinished)
+        .select_related("video__category")
+        .order_by("-updated_at", "-id")
+    )
+
+
+def watch_progress_get(*, user, video_id: int) -> WatchProgress | None:
+    if video_id > MAX_ID:
+        return None
+    return WatchProgress.objects.filter(
+        user=user, video_id=video_id, video__status=Video.Status.READY
+    ).first()

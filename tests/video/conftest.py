@@ -28,11 +28,21 @@ def ffmpeg(*args: str) -> None:
     )
 
 
-def make_clip(path: Path, *, width: int, height: int, audio: bool = True, seconds: float = SECONDS, rate=25):
-    args = ["-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={rate}:duration={seconds}"]
+def make_clip(
+    path: Path,
+    *,
+    width: int,
+    height: int,
+    audio: bool = True,
+    seconds: float = SECONDS,
+    rate=25,
+    pattern="testsrc2",
+    pix_fmt="yuv420p",
+):
+    args = ["-f", "lavfi", "-i", f"{pattern}=size={width}x{height}:rate={rate}:duration={seconds}"]
     if audio:
         args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}"]
-    args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", pix_fmt]
     if audio:
         args += ["-c:a", "aac", "-b:a", "64k", "-shortest"]
     ffmpeg(*args, str(path))
@@ -71,7 +81,10 @@ def rotated_clip(media_dir):
 
 @pytest.fixture(scope="session")
 def odd_clip(media_dir):
-    return make_clip(media_dir / "odd.mp4", width=401, height=227, seconds=3)
+    """401x227 (testsrc2 rounds sizes to even numbers; testsrc and 4:4:4 chroma keep them odd)."""
+    return make_clip(
+        media_dir / "odd.mp4", width=401, height=227, seconds=3, pattern="testsrc", pix_fmt="yuv444p"
+    )
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,113 @@
+from django.contrib import admin, messages
+from django.db import transaction
+from django.utils.html import format_html
+
+from video import services
+from video.forms import VideoAdminForm
+from video.models import Category, Video
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    search_fields = ["name"]
+
+
+@admin.register(Video)
+class VideoAdmin(admin.ModelAdmin):
+    form = VideoAdminForm
+    list_display = [
+        "title",
+        "category",
+        "status",
+        "progress_display",
+        "duration_display",
+        "rungs",
+        "created_at",
+    ]
+    list_filter = ["status", "category"]
+    search_fields = ["title", "description", "original_filename"]
+    autocomplete_fields = ["category"]
+    actions = ["transcode_again", "mark_failed"]
+    readonly_fields = [
+        "status",
+        "progress",
+        "error_display",
+        "duration",
+        "source_width",
+        "source_height",
+        "renditions",
+        "original_filename",
+        "job_id",
+        "attempts",
+        "transcoded_at",
+        "created_at",
+        "updated_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["title", "description", "category", "thumbnail", "source"]}),
+        (
+            "Transcoding",
+            {
+                "fields": [
+                    "status",
+                    "progress",
+                    "error_display",
+                    "duration",
+                    ("source_width", "source_height"),
+                    "renditions",
+                    "original_filename",
+                    "job_id",
+                    "attempts",
+                    "transcoded_at",
+                    ("created_at", "updated_at"),
+                ]
+            },
+        ),
+    ]
+
+    @admin.display(description="Progress", ordering="progress")
+    def progress_display(self, video):
+        return f"{video.progress}%"
+
+    @admin.display(description="Duration", ordering="duration")
+    def duration_display(self, video):
+        if video.duration is None:
+            return "-"
+        minutes, seconds = divmod(round(video.duration), 60)
+        return f"{minutes}:{seconds:02d}"
+
+    @admin.display(description="Rungs")
+    def rungs(self, video):
+        return ", ".join(video.renditions or []) or "-"
+
+    @admin.display(description="Error")
+    def error_display(self, video):
+        if not video.error:
+            return "-"
+        return format_html('<pre style="white-space: pre-wrap">{}</pre>', video.error)
+
+    def save_model(self, request, obj, form, change):
+        services.video_save(video=obj)
+
+    def delete_model(self, request, obj):
+        services.video_delete(video=obj)
+
+    def delete_queryset(self, request, queryset):
+        for video in queryset:
+            services.video_delete(video=video)
+
+    @admin.action(description="Transcode again")
+    def transcode_again(self, request, queryset):
+        with transaction.atomic():
+            for video in queryset.select_for_update():
+                services.video_enqueue_transcode(video=video)
+        self.message_user(request, f"Queued {queryset.count()} video(s) for transcoding.", messages.SUCCESS)
+
+    @admin.action(description="Mark failed")
+    def mark_failed(self, request, queryset):
+        count = 0
+        for video in queryset:
+            count += services.video_mark_failed(
+                video_id=video.pk, reason=f"Marked failed by {request.user} in the admin.", detach_job=True
+            )
+        self.message_user(request, f"Marked {count} video(s) failed.", messages.WARNING)

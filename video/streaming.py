@@ -230,7 +230,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         return (max(size - suffix, 0), size - 1) if size else UNSATISFIABLE
     start = int(first)
     end = int(last) if last else size - 1
-    if end < start:
+    if last and end < start:
         return None
     if start >= size:
         return UNSATISFIABLE

@@ -7,18 +7,15 @@ import pytest
 from django.conf import settings
 
 from tests.factories import VideoFactory
-from tests.video.fixtures_streaming import (  # noqa: F401 - fixtures
-    bearer_client_for,
-    cookie_client,
-    ffmpeg_hls_video,
-    hls_video,
-    segment_payload,
-    write_hls,
-)
+from tests.video import fixtures_streaming
+from tests.video.fixtures_streaming import bearer_client_for, cookie_client, segment_payload, write_hls
 from video.models import Video
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 SEGMENT_TYPE = "video/MP2T"
+
+hls_video = fixtures_streaming.hls_video
+ffmpeg_hls_video = fixtures_streaming.ffmpeg_hls_video
 
 
 def stream_paths(video_id: int) -> list[str]:

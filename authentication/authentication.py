@@ -4,16 +4,21 @@ from django.conf import settings
 from rest_framework import exceptions
 from rest_framework.authentication import CSRFCheck
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import AuthenticationFailed as JWTAuthenticationFailed
 
-ACCESS_COOKIE = "access_token"
-REFRESH_COOKIE = "refresh_token"
+from authentication.cookies import ACCESS_COOKIE
+
+SESSION_INVALID = "Your session has expired or is not valid. Please log in again."
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 
 
-def _enforce_csrf(request):
-    def dummy_get_response(request):  # pragma: no cover - never called
+def enforce_csrf(request) -> None:
+    """Django's CSRF check, as session authentication applies it; raises PermissionDenied (403)."""
+
+    def no_response(request):  # pragma: no cover - CSRFCheck never calls it
         return None
 
-    check = CSRFCheck(dummy_get_response)
+    check = CSRFCheck(no_response)
     check.process_request(request)
     reason = check.process_view(request, None, (), {})
     if reason:
@@ -24,21 +29,26 @@ class CookieOrBearerJWTAuthentication(JWTAuthentication):
     """`Authorization: Bearer <access>` first, the `access_token` cookie second.
 
     A cookie-authenticated request that changes state must carry a valid CSRF token, as with
-    Django's session authentication; Bearer requests need none.
+    Django's session authentication; Bearer requests need none. Tokens of deleted or deactivated
+    users are refused. Every failure is a 401 with one readable message.
     """
 
     def authenticate(self, request):
-        header = self.get_header(request)
-        if header is not None:
-            return super().authenticate(request)
+        try:
+            header = self.get_header(request)
+            raw_token = self.get_raw_token(header) if header is not None else None
+            from_cookie = raw_token is None
+            if from_cookie:
+                raw_token = request.COOKIES.get(ACCESS_COOKIE) or None
+            if raw_token is None:
+                return None
+            validated_token = self.get_validated_token(raw_token)
+            user = self.get_user(validated_token)
+        except JWTAuthenticationFailed as exc:
+            raise exceptions.AuthenticationFailed(SESSION_INVALID) from exc
 
-        raw_token = request.COOKIES.get(ACCESS_COOKIE)
-        if not raw_token:
-            return None
-        validated_token = self.get_validated_token(raw_token)
-        user = self.get_user(validated_token)
-        if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE"):
-            _enforce_csrf(request)
+        if from_cookie and request.method not in SAFE_METHODS:
+            enforce_csrf(request)
         return user, validated_token
 
     def authenticate_header(self, request):

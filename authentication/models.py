@@ -34,6 +34,7 @@ class UserManager(BaseUserManager):
         extra_fields.setdefault("is_staff", True)
         extra_fields.setdefault("is_superuser", True)
         extra_fields.setdefault("is_active", True)
+        extra_fields.setdefault("activated_at", timezone.now())
         if not extra_fields["is_staff"] or not extra_fields["is_superuser"]:
             raise ValueError("A superuser must have is_staff and is_superuser set.")
         return self._create_user(email, password, **extra_fields)
@@ -48,6 +49,14 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     is_staff = models.BooleanField(default=False, help_text="Can log into the admin site.")
     date_joined = models.DateTimeField(default=timezone.now)
+    activated_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=(
+            "When the account was first activated. A deactivated account keeps it, so registering "
+            "again does not send it a new activation link."
+        ),
+    )
 
     objects = UserManager()
 
@@ -68,6 +77,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self):
         super().clean()
         self.email = self.__class__.objects.normalize_email(self.email)
+
+    @property
+    def was_ever_activated(self) -> bool:
+        return self.activated_at is not None
 
     @property
     def username(self) -> str:

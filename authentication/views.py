@@ -1,0 +1,216 @@
+"""The account endpoints of the HTTP contract (docs/AUTHENTICATION.md), plus Bearer token endpoints.
+
+None of these views authenticates the request: a stale or broken `access_token` cookie must not
+turn a login, a refresh or a logout into a 401. Logout checks CSRF itself when it acts on the
+refresh cookie.
+"""
+
+from django.middleware.csrf import rotate_token
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from authentication import serializers, services, throttles
+from authentication.authentication import enforce_csrf
+from authentication.cookies import REFRESH_COOKIE, jwt_cookies_delete, jwt_cookies_set
+
+ACTIVATED = "Account successfully activated."
+LOGGED_IN = "Login successful"
+LOGGED_OUT = "Logout successful! All tokens will be deleted. Refresh token is now invalid."
+REFRESHED = "Token refreshed"
+RESET_EMAIL_SENT = "An email has been sent to reset your password."
+RESET_DONE = "Your Password has been successfully reset."
+NO_REFRESH_COOKIE = "No refresh token was sent: the refresh_token cookie is missing. Please log in."
+
+ERROR = serializers.ErrorResponseSerializer
+_400 = OpenApiResponse(ERROR, description="Invalid input; field messages are under `errors`.")
+_429 = OpenApiResponse(ERROR, description="Too many attempts; see the Retry-After header.")
+
+
+class _PublicView(APIView):
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+
+
+@extend_schema(
+    tags=["auth"],
+    request=serializers.RegisterSerializer,
+    responses={201: serializers.RegisterResponseSerializer, 400: _400, 429: _429},
+    summary="Register an account; an activation email follows.",
+)
+class RegisterView(_PublicView):
+    throttle_classes = (throttles.RegisterIpThrottle, throttles.RegisterEmailThrottle)
+
+    def post(self, request):
+        serializer = serializers.RegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        registration = services.user_register(
+            email=serializer.validated_data["email"], password=serializer.validated_data["password"]
+        )
+        return Response(
+            {"user": {"id": registration.id, "email": registration.email}}, status=status.HTTP_201_CREATED
+        )
+
+
+@extend_schema(
+    tags=["auth"],
+    request=None,
+    responses={
+        200: serializers.MessageResponseSerializer,
+        400: OpenApiResponse(
+            serializers.ActivationErrorResponseSerializer, description="Bad, used or expired link."
+        ),
+    },
+    summary="Activate an account with the link from its activation email.",
+)
+class ActivateView(_PublicView):
+    def get(self, request, uidb64: str, token: str):
+        try:
+            services.user_activate(uidb64=uidb64, token=token)
+        except services.InvalidLink:
+            message = services.ACTIVATION_LINK_INVALID
+            return Response(
+                {"message": message, "detail": message, "errors": {}}, status=status.HTTP_400_BAD_REQUEST
+            )
+        return Response({"message": ACTIVATED})
+
+
+@extend_schema(
+    tags=["auth"],
+    request=serializers.CredentialsSerializer,
+    responses={
+        200: serializers.LoginResponseSerializer,
+        400: OpenApiResponse(ERROR, description="One generic message for any wrong credentials."),
+        429: _429,
+    },
+    summary="Log in: sets the access_token, refresh_token (HttpOnly) and csrftoken cookies.",
+)
+class LoginView(_PublicView):
+    throttle_classes = (throttles.LoginIpThrottle, throttles.LoginEmailThrottle)
+
+    def post(self, request):
+        serializer = serializers.CredentialsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user, refresh = services.user_login(request=request, **serializer.validated_data)
+        response = Response(
+            {"detail": LOGGED_IN, "user": {"id": user.pk, "username": user.email, "email": user.email}}
+        )
+        jwt_cookies_set(response, access=str(refresh.access_token), refresh=str(refresh))
+        # A fresh CSRF token at login, readable by the SPA, which sends it back on logout.
+        rotate_token(request)
+        return response
+
+
+@extend_schema(
+    tags=["auth"],
+    request=serializers.CredentialsSerializer,
+    responses={
+        200: serializers.TokenPairResponseSerializer,
+        400: OpenApiResponse(ERROR, description="One generic message for any wrong credentials."),
+        429: _429,
+    },
+    summary="Obtain an access/refresh pair for Bearer clients (no cookies).",
+)
+class TokenObtainView(_PublicView):
+    throttle_classes = (throttles.LoginIpThrottle, throttles.LoginEmailThrottle)
+
+    def post(self, request):
+        serializer = serializers.CredentialsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        _, refresh = services.user_login(request=request, **serializer.validated_data)
+        return Response({"access": str(refresh.access_token), "refresh": str(refresh)})
+
+
+@extend_schema(
+    tags=["auth"],
+    request=serializers.RefreshInputSerializer,
+    responses={
+        200: serializers.TokenRefreshResponseSerializer,
+        400: OpenApiResponse(ERROR, description="No refresh token in the body or the cookie."),
+        401: OpenApiResponse(ERROR, description="Invalid, expired, used or blacklisted refresh token."),
+    },
+    summary="Rotate the refresh token: from the refresh_token cookie, or from the body.",
+)
+class TokenRefreshView(_PublicView):
+    def get_authenticate_header(self, request):
+        # This view authenticates nobody, but its 401 still names the scheme.
+        return 'Bearer realm="api"'
+
+    def post(self, request):
+        serializer = serializers.RefreshInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        body_token = serializer.validated_data.get("refresh")
+        raw_token = body_token or request.COOKIES.get(REFRESH_COOKIE)
+        if not raw_token:
+            raise ValidationError(NO_REFRESH_COOKIE)
+        refresh = services.token_refresh(raw_token=raw_token)
+        access = str(refresh.access_token)
+        if body_token:
+            return Response({"detail": REFRESHED, "access": access, "refresh": str(refresh)})
+        response = Response({"detail": REFRESHED, "access": access})
+        jwt_cookies_set(response, access=access, refresh=str(refresh))
+        return response
+
+
+@extend_schema(
+    tags=["auth"],
+    request=serializers.RefreshInputSerializer,
+    responses={
+        200: serializers.DetailResponseSerializer,
+        400: OpenApiResponse(ERROR, description="No refresh token in the body or the cookie."),
+        403: OpenApiResponse(ERROR, description="Cookie logout without a valid X-CSRFToken header."),
+    },
+    summary="Log out: blacklists the refresh token and deletes both JWT cookies.",
+)
+class LogoutView(_PublicView):
+    def post(self, request):
+        serializer = serializers.RefreshInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        raw_token = serializer.validated_data.get("refresh")
+        if not raw_token:
+            raw_token = request.COOKIES.get(REFRESH_COOKIE)
+            if not raw_token:
+                raise ValidationError(NO_REFRESH_COOKIE)
+            enforce_csrf(request)
+        services.token_blacklist(raw_token=raw_token)
+        response = Response({"detail": LOGGED_OUT})
+        jwt_cookies_delete(response)
+        return response
+
+
+@extend_schema(
+    tags=["auth"],
+    request=serializers.PasswordResetSerializer,
+    responses={200: serializers.DetailResponseSerializer, 400: _400, 429: _429},
+    summary="Email a password reset link; the same answer whether or not the address has an account.",
+)
+class PasswordResetView(_PublicView):
+    throttle_classes = (throttles.PasswordResetIpThrottle, throttles.PasswordResetEmailThrottle)
+
+    def post(self, request):
+        serializer = serializers.PasswordResetSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.password_reset_request(email=serializer.validated_data["email"])
+        return Response({"detail": RESET_EMAIL_SENT})
+
+
+@extend_schema(
+    tags=["auth"],
+    request=serializers.PasswordConfirmSerializer,
+    responses={
+        200: serializers.DetailResponseSerializer,
+        400: OpenApiResponse(ERROR, description="Mismatch, weak password, or a bad, used or expired link."),
+    },
+    summary="Set a new password with the link from the reset email.",
+)
+class PasswordConfirmView(_PublicView):
+    def post(self, request, uidb64: str, token: str):
+        serializer = serializers.PasswordConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.password_reset_confirm(
+            uidb64=uidb64, token=token, new_password=serializer.validated_data["new_password"]
+        )
+        return Response({"detail": RESET_DONE})

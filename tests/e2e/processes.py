@@ -3,6 +3,7 @@ and RQ workers, all on loopback ports of their own. The machine's shared service
 stopped or touched."""
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -38,6 +39,17 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2) -> bool:
 
 def http_get(url: str, headers: dict | None = None, timeout: float = 10.0) -> tuple[int, bytes]:
     request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - loopback only
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def http_post_json(url: str, data: dict, timeout: float = 10.0) -> tuple[int, bytes]:
+    request = urllib.request.Request(  # noqa: S310 - loopback only
+        url, data=json.dumps(data).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return response.status, response.read()

@@ -1,6 +1,7 @@
 """The SPA's JWT cookies: HttpOnly, SameSite from JWT_COOKIE_SAMESITE, Secure from JWT_COOKIE_SECURE."""
 
 from django.conf import settings
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 ACCESS_COOKIE = "access_token"
 REFRESH_COOKIE = "refresh_token"
@@ -20,18 +21,18 @@ def _set(response, *, name: str, value: str, max_age: int) -> None:
 
 
 def jwt_cookies_set(response, *, access: str, refresh: str) -> None:
-    """Both cookies, each living exactly as long as its token."""
+    """Both cookies, each living exactly as long as its token (SIMPLE_JWT's lifetimes)."""
     _set(
         response,
         name=ACCESS_COOKIE,
         value=access,
-        max_age=int(settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds()),
+        max_age=int(AccessToken.lifetime.total_seconds()),
     )
     _set(
         response,
         name=REFRESH_COOKIE,
         value=refresh,
-        max_age=int(settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"].total_seconds()),
+        max_age=int(RefreshToken.lifetime.total_seconds()),
     )
 
 

@@ -27,7 +27,8 @@ def enqueue_transcode(*, video_id: int, job_id: str) -> Job:
     """Queue the transcode of one video under a job id already stored on its row."""
     delays = list(settings.VIDEO_TRANSCODE_RETRY_DELAYS) or [0]
     retries = settings.VIDEO_TRANSCODE_RETRIES
-    return django_rq.get_queue(QUEUE).enqueue(
+    # The caller already waits for the commit (services use transaction.on_commit), so enqueue now.
+    return django_rq.get_queue(QUEUE, commit_mode="auto").enqueue(
         transcode_video,
         video_id,
         job_id=job_id,

@@ -1,0 +1,244 @@
+"""Shared pieces of the benchmarks: a throw-away environment, processes, wrk, and a table."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parents[1]
+
+
+def require_tools(*names: str) -> None:
+    missing = [name for name in names if shutil.which(name) is None]
+    if missing:
+        sys.exit(
+            f"Missing tools: {', '.join(missing)}. Install them, e.g. apt-get install {' '.join(missing)}."
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float = 60.0, interval: float = 0.5) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            if predicate():
+                return True
+        time.sleep(interval)
+    return False
+
+
+def process_rss_mb(pid: int) -> float:
+    """Resident memory of one process (not its children), from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _admin_connection(env: dict):
+    import psycopg2
+
+    connection = psycopg2.connect(
+        dbname="postgres",
+        user=env["DB_USER"],
+        password=env.get("DB_PASSWORD", ""),
+        host=env["DB_HOST"],
+        port=env["DB_PORT"],
+    )
+    connection.autocommit = True
+    return connection
+
+
+def prepare_environment(
+    *, db_name: str, redis_db: int, cache_db: int, media_root: Path, extra: dict | None = None
+) -> dict:
+    """Environment for a benchmark's processes: a fresh database and Redis databases of its own."""
+    import redis
+    from psycopg2 import sql
+
+    env = dict(os.environ)
+    env.setdefault("DB_HOST", "127.0.0.1")
+    env.setdefault("DB_PORT", "5432")
+    env.setdefault("DB_USER", "postgres")
+    env.setdefault("REDIS_HOST", "127.0.0.1")
+    env.setdefault("REDIS_PORT", "6379")
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "core.settings",
+            "DB_NAME": db_name,
+            "REDIS_DB": str(redis_db),
+            "REDIS_LOCATION": f"redis://{env['REDIS_HOST']}:{env['REDIS_PORT']}/{cache_db}",
+            "MEDIA_ROOT": str(media_root),
+            "DEBUG": "False",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "LOG_LEVEL": "WARNING",
+            **(extra or {}),
+        }
+    )
+    media_root.mkdir(parents=True, exist_ok=True)
+    connection = _admin_connection(env)
+    with connection.cursor() as cursor:
+        cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db_name)))
+        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db_name)))
+    connection.close()
+    for number in (redis_db, cache_db):
+        redis.Redis(host=env["REDIS_HOST"], port=int(env["REDIS_PORT"]), db=number).flushdb()
+    return env
+
+
+def drop_environment(env: dict) -> None:
+    import redis
+    from psycopg2 import sql
+
+    connection = _admin_connection(env)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(env["DB_NAME"]))
+        )
+    connection.close()
+    client = redis.Redis(host=env["REDIS_HOST"], port=int(env["REDIS_PORT"]), db=int(env["REDIS_DB"]))
+    client.flushdb()
+
+
+@contextlib.contextmanager
+def gunicorn_process(env: dict, *, port: int, workers: int, log_path: Path, extra_args=()):
+    """gunicorn on 127.0.0.1:port with `workers` sync workers, stopped on exit."""
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("gunicorn")),
+                "core.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--backlog",
+                "2048",
+                "--log-level",
+                "warning",
+                *extra_args,
+            ],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        up = wait_until(lambda: _answers(f"http://127.0.0.1:{port}/api/health/?only=ffmpeg"), timeout=60)
+        if not up:
+            raise RuntimeError("gunicorn did not start:\n" + log_path.read_text()[-3000:])
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return response.status == 200
+
+
+@dataclass
+class WrkResult:
+    connections: int
+    requests: int
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    socket_errors: int
+    output: str
+
+    @property
+    def errors(self) -> int:
+        return self.non_2xx + self.socket_errors
+
+
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def _to_ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(number) * _UNITS_MS[unit]
+
+
+def parse_wrk(output: str, connections: int) -> WrkResult:
+    def search(pattern: str, default: str = "0") -> str:
+        match = re.search(pattern, output)
+        return match.group(1) if match else default
+
+    socket_errors = 0
+    match = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    if match:
+        socket_errors = sum(int(value) for value in match.groups())
+    return WrkResult(
+        connections=connections,
+        requests=int(search(r"(\d+) requests in")),
+        requests_per_second=float(search(r"Requests/sec:\s+([\d.]+)")),
+        p50_ms=_to_ms(search(r"50%\s+([\d.]+(?:us|ms|s|m))", "0ms")),
+        p99_ms=_to_ms(search(r"99%\s+([\d.]+(?:us|ms|s|m))", "0ms")),
+        non_2xx=int(search(r"Non-2xx or 3xx responses: (\d+)")),
+        socket_errors=socket_errors,
+        output=output,
+    )
+
+
+def wrk_run(
+    url: str, *, connections: int, seconds: int, headers: dict | None = None, threads: int = 2
+) -> WrkResult:
+    command = ["wrk", "--latency", "-t", str(min(threads, connections)), "-c", str(connections)]
+    command += ["-d", f"{seconds}s", "--timeout", "10s"]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
+    result = subprocess.run([*command, url], capture_output=True, text=True, check=True, timeout=seconds + 60)
+    return parse_wrk(result.stdout, connections)
+
+
+def wrk_run_parallel(jobs: list[tuple[str, str, int, int, dict]]) -> dict[str, WrkResult]:
+    """Run several wrk processes at once: (name, url, connections, seconds, headers) each."""
+    results: dict[str, WrkResult] = {}
+
+    def run(name, url, connections, seconds, headers):
+        results[name] = wrk_run(url, connections=connections, seconds=seconds, headers=headers, threads=1)
+
+    threads = [threading.Thread(target=run, args=job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {name: results[name] for name, *_ in jobs}
+
+
+class Table:
+    def __init__(self, columns: list[str]):
+        self.columns = columns
+        self.rows: list[list[str]] = []
+
+    def add(self, *values) -> None:
+        self.rows.append([str(value) for value in values])
+
+    def print(self) -> None:
+        widths = [max(len(row[i]) for row in [self.columns, *self.rows]) for i in range(len(self.columns))]
+        line = "  ".join(column.ljust(widths[i]) for i, column in enumerate(self.columns))
+        print(line)
+        print("  ".join("-" * width for width in widths))
+        for row in self.rows:
+            print("  ".join(value.ljust(widths[i]) for i, value in enumerate(row)))

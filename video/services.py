@@ -45,10 +45,18 @@ def video_hls_dir(*, video_id: int) -> Path:
 
 
 def _work_dirs(video_id: int) -> list[Path]:
+    """Unpublished work of a video: `.tmp-<id>-*` (folder, ffmpeg log, thumbnail) and `.old-<id>-*`."""
     root = hls_root()
     if not root.is_dir():
         return []
     return [*root.glob(f".tmp-{video_id}-*"), *root.glob(f".old-{video_id}-*")]
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 # --- Creating, saving, deleting -----------------------------------------------------------------
@@ -111,8 +119,8 @@ def video_delete(*, video: Video) -> None:
 def video_delete_files(*, video_id: int, names: list[str]) -> None:
     """Remove a deleted video's stored files and its HLS folder (published and in progress)."""
     _delete_files(names=names)
-    for folder in [video_hls_dir(video_id=video_id), *_work_dirs(video_id)]:
-        shutil.rmtree(folder, ignore_errors=True)
+    for path in [video_hls_dir(video_id=video_id), *_work_dirs(video_id)]:
+        _remove(path)
 
 
 def _delete_files(*, names: list[str]) -> None:
@@ -235,7 +243,7 @@ def video_transcode(
     root = hls_root()
     root.mkdir(parents=True, exist_ok=True)
     for leftover in _work_dirs(video_id):
-        shutil.rmtree(leftover, ignore_errors=True)
+        _remove(leftover)
     work_dir = root / f".tmp-{video_id}-{uuid.uuid4().hex[:12]}"
     work_dir.mkdir()
     log_path = root / f".tmp-{video_id}-{work_dir.name[-12:]}.log"
@@ -354,7 +362,7 @@ def video_transcode_failed(*, video_id: int, job_id: str, reason: str, will_retr
     else:
         updated = rows.update(status=Video.Status.FAILED, error=reason, updated_at=timezone.now())
     for leftover in _work_dirs(video_id):
-        shutil.rmtree(leftover, ignore_errors=True)
+        _remove(leftover)
     if updated:
         catalogue_invalidate()
 

@@ -1,0 +1,215 @@
+"""Recovery from dead workers: a real `rqworker` subprocess is SIGKILLed in the middle of a transcode.
+
+See docs/PIPELINE.md: RQ's StartedJobRegistry cleanup (part of every worker's maintenance) finds the
+abandoned job once its heartbeat expired, runs the job's failure callback and retries it or moves it
+to the failed registry; the worker's stale-job sweep catches rows whose job vanished.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import django_rq
+import pytest
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from rq.registry import StartedJobRegistry
+
+from video import services, tasks
+from video.models import Video
+
+MANAGE = Path(__file__).resolve().parents[2] / "manage.py"
+
+
+def worker_env(**extra) -> dict:
+    env = {
+        **os.environ,
+        "DB_NAME": settings.DATABASES["default"]["NAME"],  # pytest-django's test database
+        "DB_CONN_MAX_AGE": "0",
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "VIDEO_ALLOWED_RESOLUTIONS": ",".join(settings.VIDEO_ALLOWED_RESOLUTIONS),
+        "VIDEO_HLS_SEGMENT_SECONDS": str(settings.VIDEO_HLS_SEGMENT_SECONDS),
+        "VIDEO_X264_PRESET": settings.VIDEO_X264_PRESET,
+        "LOG_LEVEL": "WARNING",
+    }
+    env.update(extra)
+    return env
+
+
+def start_worker(**env) -> subprocess.Popen:
+    """The production worker (`manage.py rqworker`, forking VideoflixWorker), in burst mode."""
+    return subprocess.Popen(
+        [sys.executable, str(MANAGE), "rqworker", "transcode", "--burst"],
+        env=worker_env(**env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def descendants(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            found += [child, *descendants(child)]
+    return found
+
+
+def wait_for(predicate, timeout=60.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def hls_entries(video_id: int) -> tuple[bool, list[str]]:
+    root = Path(settings.MEDIA_ROOT) / "hls"
+    published = (root / str(video_id)).exists()
+    work = sorted(p.name for p in root.glob(f".*-{video_id}-*")) if root.exists() else []
+    return published, work
+
+
+@pytest.fixture
+def slow_settings(settings):
+    # A slower preset keeps ffmpeg busy long enough to be killed in the middle.
+    settings.VIDEO_ALLOWED_RESOLUTIONS = ["120p", "360p"]
+    settings.VIDEO_X264_PRESET = "medium"
+    return settings
+
+
+def enqueue(make_video, clip) -> Video:
+    video = make_video(clip)
+    with transaction.atomic():
+        services.video_enqueue_transcode(video=video)
+    video.refresh_from_db()
+    return video
+
+
+def kill_mid_transcode(worker: subprocess.Popen, video: Video) -> list[int]:
+    """SIGKILL the worker, its work horse and ffmpeg, as a machine crash or the OOM killer would."""
+    wait_for(
+        lambda: Video.objects.filter(pk=video.pk, progress__gt=0).exists() or worker.poll() is not None,
+        what="the transcode to start",
+    )
+    assert worker.poll() is None, worker.stderr.read().decode()
+    processes = [worker.pid, *descendants(worker.pid)]
+    encoders = [pid for pid in processes if Path(f"/proc/{pid}/comm").read_text().strip() == "ffmpeg"]
+    assert encoders, "ffmpeg should be running"
+    # Only the Python processes are killed: ffmpeg must not outlive them (PR_SET_PDEATHSIG).
+    for pid in processes:
+        if pid not in encoders:
+            os.kill(pid, signal.SIGKILL)
+    worker.wait(timeout=10)
+    return processes
+
+
+def expire_started_jobs() -> None:
+    """What any worker's maintenance does once the dead worker's heartbeat TTL (about 90 s) ran out."""
+    queue = django_rq.get_queue("transcode")
+    StartedJobRegistry(queue=queue).cleanup(timestamp=time.time() + 300)
+
+
+@pytest.mark.faults
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_killed_worker_leaves_no_partial_output_and_the_job_is_retried_to_ready(
+    make_video, long_clip, slow_settings
+):
+    slow_settings.VIDEO_TRANSCODE_RETRIES = 1
+    video = enqueue(make_video, long_clip)
+    worker = start_worker()
+    victims = kill_mid_transcode(worker, video)
+
+    video.refresh_from_db()
+    assert video.status == Video.Status.PROCESSING  # what a dead worker leaves behind ...
+    published, work = hls_entries(video.pk)
+    assert not published  # ... but no half set of renditions is visible
+    assert work  # the unfinished output sits in a hidden work folder
+    wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in victims), what="ffmpeg to die too")
+
+    expire_started_jobs()
+    video.refresh_from_db()
+    assert video.status == Video.Status.PENDING
+    assert "worker running this transcode stopped" in video.error
+    assert django_rq.get_queue("transcode").job_ids == [video.job_id]  # retried under the same job
+
+    worker = start_worker(VIDEO_X264_PRESET="veryfast")
+    assert worker.wait(timeout=120) == 0, worker.stderr.read().decode()
+    video.refresh_from_db()
+    assert video.status == Video.Status.READY, video.error
+    assert video.renditions == ["120p", "360p"] and video.attempts == 2
+    assert hls_entries(video.pk) == (True, [])
+
+
+@pytest.mark.faults
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_killed_worker_with_no_retries_left_marks_the_video_failed_with_a_reason(
+    make_video, long_clip, slow_settings
+):
+    slow_settings.VIDEO_TRANSCODE_RETRIES = 0
+    video = enqueue(make_video, long_clip)
+    kill_mid_transcode(start_worker(), video)
+
+    expire_started_jobs()
+    video.refresh_from_db()
+    assert video.status == Video.Status.FAILED
+    assert "killed, out of memory or restarted" in video.error
+    assert video.job_id in django_rq.get_queue("transcode").failed_job_registry.get_job_ids()
+    assert hls_entries(video.pk) == (False, [])  # the work folder is cleaned up too
+
+
+@pytest.mark.django_db
+def test_sweep_requeues_a_video_whose_job_vanished_and_fails_it_once_attempts_are_used(
+    make_video, landscape_clip, run_worker, django_capture_on_commit_callbacks, settings
+):
+    settings.VIDEO_TRANSCODE_RETRIES = 1
+    video = make_video(landscape_clip, status=Video.Status.PROCESSING, attempts=1)
+    Video.objects.filter(pk=video.pk).update(
+        job_id="lost-in-a-redis-restart", updated_at=timezone.now() - timezone.timedelta(minutes=10)
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.recover_stale_videos() == 1
+    video.refresh_from_db()
+    assert video.status == Video.Status.PENDING and video.job_id != "lost-in-a-redis-restart"
+    assert video.attempts == 1  # the count survives the re-queue
+    assert django_rq.get_queue("transcode").job_ids == [video.job_id]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run_worker()
+    video.refresh_from_db()
+    assert video.status == Video.Status.READY and video.attempts == 2
+
+    Video.objects.filter(pk=video.pk).update(
+        status=Video.Status.PROCESSING,
+        job_id="lost-again",
+        updated_at=timezone.now() - timezone.timedelta(minutes=10),
+    )
+    assert tasks.recover_stale_videos() == 1
+    video.refresh_from_db()
+    assert video.status == Video.Status.FAILED and "every attempt is used up" in video.error
+
+
+@pytest.mark.django_db
+def test_sweep_leaves_videos_with_a_live_job_or_a_recent_change_alone(
+    make_video, landscape_clip, django_capture_on_commit_callbacks
+):
+    queued = make_video(landscape_clip, status=Video.Status.PENDING)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.video_enqueue_transcode(video=queued)
+    recent = make_video(landscape_clip, status=Video.Status.PROCESSING)
+    Video.objects.filter(pk=queued.pk).update(updated_at=timezone.now() - timezone.timedelta(minutes=10))
+    Video.objects.filter(pk=recent.pk).update(job_id="not-in-redis-yet")
+
+    assert tasks.recover_stale_videos() == 0
+    assert Video.objects.get(pk=recent.pk).job_id == "not-in-redis-yet"

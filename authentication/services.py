@@ -58,7 +58,8 @@ def _email_job_enqueue(*, task: Callable[[int], None], user_id: int) -> None:
 
     def enqueue() -> None:
         try:
-            django_rq.get_queue(EMAIL_QUEUE).enqueue(
+            # commit_mode="auto": this already runs after the commit, so queue at once.
+            django_rq.get_queue(EMAIL_QUEUE, commit_mode="auto").enqueue(
                 task, user_id, retry=Retry(**EMAIL_JOB_RETRY), job_timeout=EMAIL_JOB_TIMEOUT
             )
         except RedisError:

@@ -10,24 +10,40 @@ milliseconds rather than from 1, so a reset can never make an old answer reachab
 
 import hashlib
 import json
+import threading
 import time
+from collections import OrderedDict
 
 from django.core.cache import cache
 
 VERSION_KEY = "video:catalogue:version"
+_MISSING = object()
 
 
 def _fresh_version() -> int:
     return time.time_ns() // 1_000_000
 
 
-def catalogue_version() -> int:
+def catalogue_state() -> tuple[int, bool]:
+    """The current catalogue version, and whether Redis vouched for it.
+
+    With Redis unreachable the version is a throw-away value and ``False``: nothing cached under
+    it may be trusted, so callers go to the database.
+    """
     version = cache.get(VERSION_KEY)
-    if version is None:
-        version = _fresh_version()
-        if not cache.add(VERSION_KEY, version, timeout=None):
-            version = cache.get(VERSION_KEY, version)
-    return int(version)
+    if version is not None:
+        return int(version), True
+    fresh = _fresh_version()
+    if cache.add(VERSION_KEY, fresh, timeout=None):
+        return fresh, True
+    version = cache.get(VERSION_KEY)
+    if version is not None:
+        return int(version), True
+    return fresh, False
+
+
+def catalogue_version() -> int:
+    return catalogue_state()[0]
 
 
 def catalogue_invalidate() -> None:
@@ -38,7 +54,58 @@ def catalogue_invalidate() -> None:
         cache.set(VERSION_KEY, _fresh_version(), timeout=None)
 
 
-def catalogue_key(kind: str, **parts) -> str:
-    """A key for one catalogue answer: its kind, the current version and a digest of ``parts``."""
+def catalogue_key(kind: str, version: int | None = None, **parts) -> str:
+    """A key for one catalogue answer: its kind, the catalogue version and a digest of ``parts``."""
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
-    return f"video:catalogue:{catalogue_version()}:{kind}:{digest}"
+    if version is None:
+        version = catalogue_version()
+    return f"video:catalogue:{version}:{kind}:{digest}"
+
+
+class _LocalMemo:
+    """A small per-process LRU map. Keys contain the catalogue version, so a bump in Redis makes
+    every entry unreachable in every process at once; old entries simply age out."""
+
+    def __init__(self, size: int):
+        self._size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            value = self._items.get(key, _MISSING)
+            if value is not _MISSING:
+                self._items.move_to_end(key)
+            return value
+
+    def set(self, key, value) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+_memo = _LocalMemo(size=512)
+
+
+def catalogue_cached(kind: str, compute, *, shared: bool = True, **parts):
+    """``compute()``'s value for this catalogue version, from this process's memory, else Redis
+    (when ``shared``), else computed and stored in both.
+
+    One Redis round trip (the version) on a local hit. During a Redis outage every call computes.
+    """
+    version, confirmed = catalogue_state()
+    key = catalogue_key(kind, version, **parts)
+    if confirmed:
+        value = _memo.get(key)
+        if value is not _MISSING:
+            return value
+    value = cache.get(key, _MISSING) if shared and confirmed else _MISSING
+    if value is _MISSING:
+        value = compute()
+        if shared and confirmed:
+            cache.set(key, value)
+    if confirmed:
+        _memo.set(key, value)
+    return value

@@ -8,7 +8,6 @@ files (or an X-Accel-Redirect) directly, so DRF's renderers are used for errors 
 import mimetypes
 from urllib.parse import urlencode
 
-from django.core.cache import cache
 from django.http import Http404, HttpResponse
 from django.views.decorators.http import require_safe
 from drf_spectacular.types import OpenApiTypes
@@ -26,7 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from video import selectors, streaming
-from video.cache import catalogue_key
+from video.cache import catalogue_cached
 from video.progress import watch_progress_set
 from video.serializers import (
     ContinueWatchingItemSerializer,
@@ -80,11 +79,12 @@ class VideoListView(APIView):
         query.is_valid(raise_exception=True)
         params = query.validated_data
         context = url_context(request)
-        key = catalogue_key("list", origin=context["origin"], **params)
-        body = cache.get(key)
-        if body is None:
-            body = JSONRenderer().render(self._answer(params, context))
-            cache.set(key, body)
+        body = catalogue_cached(
+            "list",
+            lambda: JSONRenderer().render(self._answer(params, context)),
+            origin=context["origin"],
+            **params,
+        )
         return HttpResponse(body, content_type="application/json")
 
     @staticmethod
@@ -206,7 +206,13 @@ class HlsFileView(APIView):
 
     @staticmethod
     def renditions_or_404(video_id: int) -> list[str]:
-        renditions = selectors.video_ready_renditions(video_id=video_id)
+        # Asked on every segment request: kept per process for the current catalogue version.
+        renditions = catalogue_cached(
+            "renditions",
+            lambda: selectors.video_ready_renditions(video_id=video_id),
+            shared=False,
+            video_id=video_id,
+        )
         if renditions is None:
             raise NotFound(VIDEO_NOT_FOUND)
         return renditions

@@ -293,3 +293,20 @@ def test_playlist_listing_a_traversing_uri_does_not_serve_it(bearer_client, hls_
         playlist.write("../leak.ts\n/etc/passwd\n")
     assert_json_404(bearer_client.get(f"/api/video/{hls_video.pk}/480p/..%2Fleak.ts"))
     assert_json_404(bearer_client.get(f"/api/video/{hls_video.pk}/480p/%2Fetc%2Fpasswd"))
+
+
+@pytest.mark.django_db
+def test_video_withdrawn_after_streaming_answers_404_once_the_catalogue_is_invalidated(
+    bearer_client, hls_video
+):
+    from video.cache import catalogue_invalidate
+
+    assert bearer_client.get(f"/api/video/{hls_video.pk}/480p/000.ts").status_code == 200
+    # What the pipeline does on a re-transcode: a queryset update and an explicit invalidation.
+    Video.objects.filter(pk=hls_video.pk).update(status=Video.Status.PROCESSING, renditions=[])
+    catalogue_invalidate()
+    assert_json_404(bearer_client.get(f"/api/video/{hls_video.pk}/480p/000.ts"))
+    Video.objects.filter(pk=hls_video.pk).update(status=Video.Status.READY, renditions=["360p"])
+    catalogue_invalidate()
+    assert_json_404(bearer_client.get(f"/api/video/{hls_video.pk}/480p/000.ts"))
+    assert bearer_client.get(f"/api/video/{hls_video.pk}/360p/000.ts").status_code == 200

@@ -1,0 +1,411 @@
+"""Catalogue and streaming benchmark: gunicorn (2 workers) and nginx on loopback, driven by wrk.
+
+    .venv/bin/python bench/streaming_bench.py [--duration 10] [--connections 16]
+
+Creates a throw-away database (DB_NAME=vf_bench, dropped at the end) on the PostgreSQL server
+named by DB_HOST/DB_PORT/DB_USER (default 127.0.0.1:5432, postgres), uses Redis databases 8
+(queues) and 9 (cache) on REDIS_HOST (default 127.0.0.1), seeds 100 ready videos with
+thumbnails and one 1 MiB segment, then measures, authenticated with a Bearer token:
+
+  ping        GET /api/bench/ping/ (trivial authenticated DRF view, bench-only URLconf)
+  list        GET /api/video/ (100 videos; served from the Redis cache after the first call)
+  seg-django  1 MiB segment through gunicorn (HLS_SERVE_MODE=django: sendfile)
+  seg-nginx   the same file served by nginx directly (static location)
+  seg-accel   the same URL through nginx -> gunicorn (HLS_SERVE_MODE=x-accel) -> nginx sends it
+
+nginx runs the shipped nginx/videoflix.conf with its paths and upstream rewritten for this run,
+plus one extra server for the direct file. Prints a table, checks the bars of issue 5 and exits
+1 when one is missed. Each wrk run is bounded (a short warm-up plus --duration seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parents[1]
+BENCH_DIR = BASE_DIR / "bench"
+sys.path.insert(0, str(BASE_DIR))
+
+VIDEOS = 100
+SEGMENT_SIZE = 1024 * 1024
+WORKERS = 2
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_http(url: str, token: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except Exception as exc:  # noqa: BLE001 - keep polling until the deadline
+            last_error = exc
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout} s: {last_error}")
+
+
+def environment(work: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "bench.api_settings",
+            "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(64),
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DB_HOST": os.environ.get("DB_HOST", "127.0.0.1"),
+            "DB_USER": os.environ.get("DB_USER", "postgres"),
+            "DB_NAME": "vf_bench",
+            "REDIS_HOST": os.environ.get("REDIS_HOST", "127.0.0.1"),
+            "REDIS_DB": "8",
+            "REDIS_LOCATION": f"redis://{os.environ.get('REDIS_HOST', '127.0.0.1')}:6379/9",
+            "MEDIA_ROOT": str(work / "media"),
+            "STATIC_ROOT": str(work / "static"),
+            "LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(BASE_DIR),
+        }
+    )
+    return env
+
+
+def seed(work: Path) -> dict:
+    """Create the database, migrate, and write 100 ready videos, thumbnails and the segment."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("ensure_database")
+    call_command("migrate", "--noinput", verbosity=0)
+
+    from PIL import Image
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from authentication.models import User
+    from video.cache import catalogue_invalidate
+    from video.models import Category, Video
+
+    media = work / "media"
+    (media / "thumbnails").mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 180), (180, 40, 40)).save(buffer, format="JPEG")
+    categories = [Category.objects.create(name=f"Genre {index}") for index in range(10)]
+    videos = []
+    for index in range(VIDEOS):
+        thumbnail = f"thumbnails/bench-{index:03d}.jpg"
+        (media / thumbnail).write_bytes(buffer.getvalue())
+        videos.append(
+            Video(
+                title=f"Benchmark film {index}",
+                description="A film used to measure the catalogue endpoint. " * 3,
+                category=categories[index % len(categories)],
+                thumbnail=thumbnail,
+                source=f"sources/bench-{index}.mp4",
+                status=Video.Status.READY,
+                duration=600.0,
+                renditions=["360p", "480p", "720p"],
+            )
+        )
+    Video.objects.bulk_create(videos)
+    catalogue_invalidate()
+    video = Video.objects.order_by("id").first()
+    rung = media / "hls" / str(video.pk) / "480p"
+    rung.mkdir(parents=True)
+    (rung / "000.ts").write_bytes(os.urandom(SEGMENT_SIZE))
+    (rung / "index.m3u8").write_text(
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:4\n#EXTINF:4.0,\n000.ts\n#EXT-X-ENDLIST\n"
+    )
+    (media / "hls" / str(video.pk) / "master.m3u8").write_text(
+        "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1000000,RESOLUTION=854x480\n480p/index.m3u8\n"
+    )
+    user = User.objects.create_user(
+        email="bench@example.com", password=secrets.token_urlsafe(16), is_active=True
+    )
+    return {"token": str(AccessToken.for_user(user)), "video_id": video.pk}
+
+
+def drop_database() -> None:
+    from django.conf import settings
+    from django.db import connections
+
+    connections.close_all()
+    import psycopg2
+
+    db = settings.DATABASES["default"]
+    connection = psycopg2.connect(
+        dbname="postgres", user=db["USER"], password=db["PASSWORD"], host=db["HOST"], port=db["PORT"]
+    )
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("DROP DATABASE IF EXISTS vf_bench WITH (FORCE)")
+    connection.close()
+
+
+def flush_bench_redis() -> None:
+    from django_redis import get_redis_connection
+
+    get_redis_connection("default").flushdb()  # database 9: this benchmark's own
+
+
+def nginx_config(work: Path, direct_port: int, proxy_port: int, upstream_port: int) -> Path:
+    """The shipped config with this run's paths, ports and upstream, inside a minimal nginx.conf."""
+    shipped = (BASE_DIR / "nginx" / "videoflix.conf").read_text()
+    site = (
+        shipped.replace("server web:8000;", f"server 127.0.0.1:{upstream_port};")
+        .replace("/app/media/", f"{work}/media/")
+        .replace("/app/static/", f"{work}/static/")
+        .replace("listen [::]:80;", "")
+        .replace("listen 80;", f"listen 127.0.0.1:{proxy_port};")
+    )
+    if f"127.0.0.1:{upstream_port}" not in site or f"{work}/media/hls/" not in site:
+        raise RuntimeError("nginx/videoflix.conf no longer has the expected upstream or paths")
+    user = "user root;" if os.geteuid() == 0 else ""
+    main = f"""
+{user}
+worker_processes {WORKERS};
+pid {work}/nginx.pid;
+error_log {work}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log off;
+    client_body_temp_path {work}/nginx-tmp/body;
+    proxy_temp_path {work}/nginx-tmp/proxy;
+    fastcgi_temp_path {work}/nginx-tmp/fastcgi;
+    uwsgi_temp_path {work}/nginx-tmp/uwsgi;
+    scgi_temp_path {work}/nginx-tmp/scgi;
+    sendfile on;
+    tcp_nopush on;
+
+    # The yardstick: the same file served directly, no authentication.
+    server {{
+        listen 127.0.0.1:{direct_port};
+        keepalive_requests 10000;
+        location /direct/ {{
+            alias {work}/media/hls/;
+            types {{ video/MP2T ts; }}
+        }}
+    }}
+
+{site}
+}}
+"""
+    (work / "nginx-tmp").mkdir(exist_ok=True)
+    path = work / "nginx.conf"
+    path.write_text(main)
+    return path
+
+
+def run_wrk(url: str, token: str, *, duration: int, connections: int, warmup: int = 2) -> dict:
+    env = dict(os.environ, WRK_BEARER=token)
+    script = str(BENCH_DIR / "wrk_report.lua")
+    base = ["wrk", "-t", "2", "-c", str(connections), "--timeout", "5s", "-s", script]
+    subprocess.run(
+        [*base, "-d", f"{warmup}s", url], env=env, capture_output=True, check=True, timeout=warmup + 30
+    )
+    result = subprocess.run(
+        [*base, "-d", f"{duration}s", url],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=duration + 30,
+    )
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    seconds = summary["duration_us"] / 1e6
+    summary["rps"] = summary["requests"] / seconds
+    summary["mb_s"] = summary["bytes"] / seconds / 1e6
+    summary["errors"] = sum(
+        summary[name]
+        for name in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts")
+    )
+    return summary
+
+
+@contextlib.contextmanager
+def started(command: list[str], *, env: dict, log: Path, cwd: Path = BASE_DIR):
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+def gunicorn_command(port: int) -> list[str]:
+    return [
+        str(Path(sys.executable).with_name("gunicorn")),
+        "core.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(WORKERS),
+        "--error-logfile",
+        "-",
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement (default 10)")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    options = parser.parse_args()
+    for tool in ("wrk", "nginx"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is required (apt-get install {tool}).")
+
+    work = Path(tempfile.mkdtemp(prefix="vf-streaming-bench-"))
+    work.chmod(0o755)
+    env = environment(work)
+    os.environ.update(env)
+    ports = {name: free_port() for name in ("django", "accel", "direct", "proxy")}
+    try:
+        seeded = seed(work)
+        token, video_id = seeded["token"], seeded["video_id"]
+        config = nginx_config(work, ports["direct"], ports["proxy"], ports["accel"])
+        subprocess.run(["nginx", "-t", "-q", "-c", str(config), "-p", str(work)], check=True, timeout=30)
+        accel_env = dict(env, HLS_SERVE_MODE="x-accel")
+        segment = f"{video_id}/480p/000.ts"
+        urls = {
+            "ping": f"http://127.0.0.1:{ports['django']}/api/bench/ping/",
+            "list": f"http://127.0.0.1:{ports['django']}/api/video/",
+            "seg-django": f"http://127.0.0.1:{ports['django']}/api/video/{segment}",
+            "seg-nginx": f"http://127.0.0.1:{ports['direct']}/direct/{segment}",
+            "seg-accel": f"http://127.0.0.1:{ports['proxy']}/api/video/{segment}",
+        }
+        with (
+            started(gunicorn_command(ports["django"]), env=env, log=work / "gunicorn-django.log"),
+            started(gunicorn_command(ports["accel"]), env=accel_env, log=work / "gunicorn-accel.log"),
+            started(
+                ["nginx", "-c", str(config), "-p", str(work), "-g", "daemon off;"],
+                env=env,
+                log=work / "nginx.log",
+            ),
+        ):
+            for url in urls.values():
+                wait_for_http(url, token)
+            check_list_shape(urls["list"], token)
+            check_accel_headers(urls["seg-accel"], token)
+            results = {}
+            for name, url in urls.items():
+                results[name] = run_wrk(
+                    url, token, duration=options.duration, connections=options.connections
+                )
+                print(f"  measured {name:<10} {results[name]['rps']:>9.0f} req/s", flush=True)
+    finally:
+        with contextlib.suppress(Exception):
+            flush_bench_redis()
+        with contextlib.suppress(Exception):
+            drop_database()
+        shutil.rmtree(work, ignore_errors=True)
+
+    return report(results, options)
+
+
+def check_list_shape(url: str, token: str) -> None:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        items = json.loads(response.read())
+    if len(items) != VIDEOS or not all(item["thumbnail_url"].startswith("http://") for item in items):
+        raise RuntimeError("the list did not answer the 100 seeded videos with absolute thumbnail URLs")
+
+
+def check_accel_headers(url: str, token: str) -> None:
+    """nginx must answer the segment itself, with Django's type and caching headers and a Range."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}", "Range": "bytes=0-99"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        body = response.read()
+        headers = response.headers
+    problems = []
+    if response.status != 206 or len(body) != 100:
+        problems.append(f"Range answered {response.status} with {len(body)} bytes")
+    if headers.get("Content-Type") != "video/MP2T":
+        problems.append(f"Content-Type {headers.get('Content-Type')!r}")
+    if not re.match(r"private, max-age=\d+", headers.get("Cache-Control", "")):
+        problems.append(f"Cache-Control {headers.get('Cache-Control')!r}")
+    if "X-Accel-Redirect" in headers or not headers.get("ETag"):
+        problems.append("X-Accel-Redirect leaked or ETag missing")
+    if problems:
+        raise RuntimeError("nginx X-Accel-Redirect answer is wrong: " + "; ".join(problems))
+
+
+def report(results: dict, options) -> int:
+    print()
+    print(f"wrk: 2 threads, {options.connections} connections, {options.duration} s per row;")
+    print(
+        f"gunicorn {WORKERS} sync workers; nginx {WORKERS} workers; {VIDEOS} videos; 1 MiB segment; Bearer."
+    )
+    print()
+    print(f"{'endpoint':<12}{'req/s':>10}{'MB/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for name, row in results.items():
+        print(
+            f"{name:<12}{row['rps']:>10.0f}{row['mb_s']:>10.1f}{row['p50_us'] / 1000:>9.2f}"
+            f"{row['p99_us'] / 1000:>9.2f}{row['errors']:>8}"
+        )
+    bars = [
+        (
+            "list >= 70% of ping",
+            results["list"]["rps"] / results["ping"]["rps"],
+            0.70,
+        ),
+        ("list p99 < 50 ms", results["list"]["p99_us"] / 1000, 50.0),
+        ("seg-django >= 50% of seg-nginx", results["seg-django"]["rps"] / results["seg-nginx"]["rps"], 0.50),
+        ("seg-accel >= 90% of seg-nginx", results["seg-accel"]["rps"] / results["seg-nginx"]["rps"], 0.90),
+        ("no errors under load", float(sum(row["errors"] for row in results.values())), 0.0),
+    ]
+    print()
+    print(f"{'bar':<34}{'measured':>10}{'needed':>10}  result")
+    missed = 0
+    for label, value, needed in bars:
+        if label.startswith("list p99") or label.startswith("no errors"):
+            passed = value < needed if label.startswith("list p99") else value == needed
+            shown, need = (
+                (f"{value:.2f}", f"< {needed:.0f}")
+                if label.startswith("list p99")
+                else (
+                    f"{value:.0f}",
+                    "0",
+                )
+            )
+        else:
+            passed = value >= needed
+            shown, need = f"{value:.0%}", f">= {needed:.0%}"
+        missed += not passed
+        print(f"{label:<34}{shown:>10}{need:>10}  {'PASS' if passed else 'FAIL'}")
+    if options.json:
+        options.json.write_text(json.dumps(results, indent=2))
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -127,3 +127,20 @@ def _assert_throttled_hour(response):
     assert response.status_code == 429
     assert response.json()["detail"].startswith("Request was throttled.")
     assert 0 < int(response["Retry-After"]) <= 3600
+
+
+def test_limits_fail_open_while_the_cache_redis_is_unreachable(api_client, user, rates, settings):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    rates(login_email="1/min")
+    settings.CACHES = {
+        "default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{closed_port}/0"}
+    }
+    body = {"email": user.email, "password": "Sturdy-Passw0rd!"}
+
+    answers = [_post(api_client, "/api/login/", body).status_code for _ in range(3)]
+
+    assert answers == [200, 200, 200]

@@ -1,6 +1,5 @@
 """One DRF authentication class for the SPA's cookies and for Bearer clients."""
 
-from django.conf import settings
 from rest_framework import exceptions
 from rest_framework.authentication import CSRFCheck
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -52,4 +51,4 @@ class CookieOrBearerJWTAuthentication(JWTAuthentication):
         return user, validated_token
 
     def authenticate_header(self, request):
-        return f'Bearer realm="{getattr(settings, "JWT_REALM", "api")}"'
+        return f'Bearer realm="{self.www_authenticate_realm}"'

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from authentication import serializers, services, throttles
-from authentication.authentication import enforce_csrf
+from authentication.authentication import CookieOrBearerJWTAuthentication, enforce_csrf
 from authentication.cookies import REFRESH_COOKIE, jwt_cookies_delete, jwt_cookies_set
 
 ACTIVATED = "Account successfully activated."
@@ -137,7 +137,7 @@ class TokenObtainView(_PublicView):
 class TokenRefreshView(_PublicView):
     def get_authenticate_header(self, request):
         # This view authenticates nobody, but its 401 still names the scheme.
-        return 'Bearer realm="api"'
+        return CookieOrBearerJWTAuthentication().authenticate_header(request)
 
     def post(self, request):
         serializer = serializers.RefreshInputSerializer(data=request.data)

@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -169,11 +170,13 @@ def flush_bench_redis() -> None:
     get_redis_connection("default").flushdb()  # database 9: this benchmark's own
 
 
-def nginx_config(work: Path, direct_port: int, proxy_port: int, upstream_port: int) -> Path:
+def nginx_config(work: Path, direct_port: int, proxy_port: int, upstream_port: int, auth_port: int) -> Path:
     """The shipped config with this run's paths, ports and upstream, inside a minimal nginx.conf."""
     shipped = (BASE_DIR / "nginx" / "videoflix.conf").read_text()
     site = (
         shipped.replace("server web:8000;", f"server 127.0.0.1:{upstream_port};")
+        .replace("127.0.0.1:8081", f"127.0.0.1:{auth_port}")
+        .replace("/var/cache/nginx/", f"{work}/nginx-cache/")
         .replace("/app/media/", f"{work}/media/")
         .replace("/app/static/", f"{work}/static/")
         .replace("listen [::]:80;", "")
@@ -214,18 +217,33 @@ http {{
 }}
 """
     (work / "nginx-tmp").mkdir(exist_ok=True)
+    (work / "nginx-cache").mkdir(exist_ok=True)
     path = work / "nginx.conf"
     path.write_text(main)
     return path
 
 
-def run_wrk(url: str, token: str, *, duration: int, connections: int, warmup: int = 2) -> dict:
+ERROR_FIELDS = ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts")
+
+
+def combine(parts: list[dict]) -> dict:
+    """One row from several slices: totals for counts, the worst slice for latency."""
+    total = {field: sum(part[field] for part in parts) for field in ("requests", "duration_us", "bytes")}
+    seconds = total["duration_us"] / 1e6
+    return {
+        **total,
+        "rps": total["requests"] / seconds,
+        "mb_s": total["bytes"] / seconds / 1e6,
+        "p50_us": max(part["p50_us"] for part in parts),
+        "p99_us": max(part["p99_us"] for part in parts),
+        "errors": sum(part["errors"] for part in parts),
+    }
+
+
+def run_wrk(url: str, token: str, *, duration: int, connections: int) -> dict:
     env = dict(os.environ, WRK_BEARER=token)
     script = str(BENCH_DIR / "wrk_report.lua")
     base = ["wrk", "-t", "2", "-c", str(connections), "--timeout", "5s", "-s", script]
-    subprocess.run(
-        [*base, "-d", f"{warmup}s", url], env=env, capture_output=True, check=True, timeout=warmup + 30
-    )
     result = subprocess.run(
         [*base, "-d", f"{duration}s", url],
         env=env,
@@ -238,10 +256,7 @@ def run_wrk(url: str, token: str, *, duration: int, connections: int, warmup: in
     seconds = summary["duration_us"] / 1e6
     summary["rps"] = summary["requests"] / seconds
     summary["mb_s"] = summary["bytes"] / seconds / 1e6
-    summary["errors"] = sum(
-        summary[name]
-        for name in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts")
-    )
+    summary["errors"] = sum(summary[name] for name in ERROR_FIELDS)
     return summary
 
 
@@ -261,24 +276,37 @@ def started(command: list[str], *, env: dict, log: Path, cwd: Path = BASE_DIR):
                 process.wait(timeout=10)
 
 
-def gunicorn_command(port: int) -> list[str]:
-    return [
+def gunicorn_command(port: int, options) -> list[str]:
+    command = [
         str(Path(sys.executable).with_name("gunicorn")),
         "core.wsgi:application",
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
         str(WORKERS),
+        "--worker-class",
+        options.worker_class,
         "--error-logfile",
         "-",
     ]
+    if options.worker_class == "gthread":
+        command += ["--threads", str(options.threads)]
+    return command
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement (default 10)")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per row (default 10)")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="slices each row's time is split into (default 2)"
+    )
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--worker-class", default="sync", choices=["sync", "gthread"], help="gunicorn worker class"
+    )
+    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker (default 4)")
+    parser.add_argument("--only", nargs="*", help="measure only these rows (bars need all of them)")
     options = parser.parse_args()
     for tool in ("wrk", "nginx"):
         if shutil.which(tool) is None:
@@ -288,11 +316,11 @@ def main() -> int:
     work.chmod(0o755)
     env = environment(work)
     os.environ.update(env)
-    ports = {name: free_port() for name in ("django", "accel", "direct", "proxy")}
+    ports = {name: free_port() for name in ("django", "accel", "direct", "proxy", "auth")}
     try:
         seeded = seed(work)
         token, video_id = seeded["token"], seeded["video_id"]
-        config = nginx_config(work, ports["direct"], ports["proxy"], ports["accel"])
+        config = nginx_config(work, ports["direct"], ports["proxy"], ports["accel"], ports["auth"])
         subprocess.run(["nginx", "-t", "-q", "-c", str(config), "-p", str(work)], check=True, timeout=30)
         accel_env = dict(env, HLS_SERVE_MODE="x-accel")
         segment = f"{video_id}/480p/000.ts"
@@ -304,8 +332,10 @@ def main() -> int:
             "seg-accel": f"http://127.0.0.1:{ports['proxy']}/api/video/{segment}",
         }
         with (
-            started(gunicorn_command(ports["django"]), env=env, log=work / "gunicorn-django.log"),
-            started(gunicorn_command(ports["accel"]), env=accel_env, log=work / "gunicorn-accel.log"),
+            started(gunicorn_command(ports["django"], options), env=env, log=work / "gunicorn-django.log"),
+            started(
+                gunicorn_command(ports["accel"], options), env=accel_env, log=work / "gunicorn-accel.log"
+            ),
             started(
                 ["nginx", "-c", str(config), "-p", str(work), "-g", "daemon off;"],
                 env=env,
@@ -316,12 +346,20 @@ def main() -> int:
                 wait_for_http(url, token)
             check_list_shape(urls["list"], token)
             check_accel_headers(urls["seg-accel"], token)
-            results = {}
-            for name, url in urls.items():
-                results[name] = run_wrk(
-                    url, token, duration=options.duration, connections=options.connections
-                )
-                print(f"  measured {name:<10} {results[name]['rps']:>9.0f} req/s", flush=True)
+            # Rows that are compared run in alternating slices, so a change in the machine's load
+            # during the run weighs on both sides of a ratio alike.
+            names = [name for name in urls if not options.only or name in options.only]
+            for name in names:
+                run_wrk(urls[name], token, duration=2, connections=options.connections)  # warm-up
+            slices = {name: [] for name in names}
+            slice_seconds = max(options.duration // options.rounds, 1)
+            for round_number in range(options.rounds):
+                for name in names:
+                    slices[name].append(
+                        run_wrk(urls[name], token, duration=slice_seconds, connections=options.connections)
+                    )
+                print(f"  round {round_number + 1}/{options.rounds} done", flush=True)
+            results = {name: combine(parts) for name, parts in slices.items()}
     finally:
         with contextlib.suppress(Exception):
             flush_bench_redis()
@@ -341,22 +379,43 @@ def check_list_shape(url: str, token: str) -> None:
 
 
 def check_accel_headers(url: str, token: str) -> None:
-    """nginx must answer the segment itself, with Django's type and caching headers and a Range."""
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}", "Range": "bytes=0-99"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        body = response.read()
-        headers = response.headers
+    """nginx must answer the segment itself, with Django's type and caching headers, CORS, Range
+    and 304, the same on a fresh and on a cached authorisation, and never serve without one."""
     problems = []
-    if response.status != 206 or len(body) != 100:
-        problems.append(f"Range answered {response.status} with {len(body)} bytes")
-    if headers.get("Content-Type") != "video/MP2T":
-        problems.append(f"Content-Type {headers.get('Content-Type')!r}")
-    if not re.match(r"private, max-age=\d+", headers.get("Cache-Control", "")):
-        problems.append(f"Cache-Control {headers.get('Cache-Control')!r}")
-    if "X-Accel-Redirect" in headers or not headers.get("ETag"):
-        problems.append("X-Accel-Redirect leaked or ETag missing")
+    spa = "http://127.0.0.1:5500"
+    for attempt in ("fresh", "cached"):
+        headers = {"Authorization": f"Bearer {token}", "Range": "bytes=0-99", "Origin": spa}
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as response:
+            body, answer = response.read(), response.headers
+        if response.status != 206 or len(body) != 100:
+            problems.append(f"{attempt}: Range answered {response.status} with {len(body)} bytes")
+        if answer.get("Content-Type") != "video/MP2T":
+            problems.append(f"{attempt}: Content-Type {answer.get('Content-Type')!r}")
+        if not re.fullmatch(r"private, max-age=\d+", answer.get("Cache-Control", "")):
+            problems.append(f"{attempt}: Cache-Control {answer.get('Cache-Control')!r}")
+        if (
+            answer.get("Access-Control-Allow-Origin") != spa
+            or answer.get("Access-Control-Allow-Credentials") != "true"
+        ):
+            problems.append(f"{attempt}: CORS headers missing")
+        if any(name.lower().startswith("x-accel") for name in answer) or not answer.get("ETag"):
+            problems.append(f"{attempt}: X-Accel-* leaked or ETag missing")
+        conditional = {"Authorization": f"Bearer {token}", "If-None-Match": answer.get("ETag", "")}
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, headers=conditional), timeout=10)
+            problems.append(f"{attempt}: If-None-Match did not answer 304")
+        except urllib.error.HTTPError as exc:
+            if exc.code != 304:
+                problems.append(f"{attempt}: If-None-Match answered {exc.code}")
+    for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10)
+            problems.append("served without valid credentials")
+        except urllib.error.HTTPError as exc:
+            if exc.code != 401 or not exc.headers.get("Content-Type", "").startswith("application/json"):
+                problems.append(f"without valid credentials: {exc.code} {exc.headers.get('Content-Type')}")
     if problems:
-        raise RuntimeError("nginx X-Accel-Redirect answer is wrong: " + "; ".join(problems))
+        raise RuntimeError("nginx X-Accel-Redirect answers are wrong: " + "; ".join(problems))
 
 
 def report(results: dict, options) -> int:
@@ -372,6 +431,9 @@ def report(results: dict, options) -> int:
             f"{name:<12}{row['rps']:>10.0f}{row['mb_s']:>10.1f}{row['p50_us'] / 1000:>9.2f}"
             f"{row['p99_us'] / 1000:>9.2f}{row['errors']:>8}"
         )
+    if set(results) != {"ping", "list", "seg-django", "seg-nginx", "seg-accel"}:
+        print("\nSome rows were skipped (--only): no bars checked.")
+        return 0
     bars = [
         (
             "list >= 70% of ping",

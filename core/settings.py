@@ -276,6 +276,9 @@ if HLS_SERVE_MODE not in ("django", "x-accel"):
 HLS_ACCEL_REDIRECT_PREFIX = config("HLS_ACCEL_REDIRECT_PREFIX", default="/protected-hls/")
 # Browsers may keep playlists and segments this many seconds (Cache-Control: private).
 HLS_CACHE_MAX_AGE = config("HLS_CACHE_MAX_AGE", default=3600, cast=int)
+# In x-accel mode, nginx may reuse Django's authorisation of one URL for the same credentials
+# this many seconds (sent as X-Accel-Expires); 0 asks Django on every request.
+HLS_ACCEL_AUTH_CACHE_SECONDS = config("HLS_ACCEL_AUTH_CACHE_SECONDS", default=10, cast=int)
 
 # --- Security (TLS switches are off by default for local HTTP) ---------------------------------
 SECURE_SSL_REDIRECT = config("SECURE_SSL_REDIRECT", default=False, cast=bool)

@@ -5,6 +5,7 @@ URLs in answers are absolute. They are built from two strings computed once per 
 videos needs no URL resolving and no query beyond the one that loaded the rows.
 """
 
+import functools
 import math
 
 from django.urls import reverse
@@ -14,11 +15,16 @@ from rest_framework import serializers
 from video.models import Video
 
 
+@functools.cache
+def _video_prefix() -> str:
+    return reverse("video:video-list")
+
+
 def url_context(request) -> dict:
     return {
         "request": request,
         "origin": f"{request.scheme}://{request.get_host()}",
-        "video_prefix": reverse("video:video-list"),
+        "video_prefix": _video_prefix(),
     }
 
 

@@ -158,6 +158,8 @@ def accel_redirect_response(file: ServableFile, *, content_type: str) -> HttpRes
     response = HttpResponse(content_type=content_type)
     response["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + quote(file.relative)
     response["Cache-Control"] = private_cache_control()
+    # How long nginx's authorisation cache may reuse this answer for the same URL and credentials.
+    response["X-Accel-Expires"] = str(max(int(getattr(settings, "HLS_ACCEL_AUTH_CACHE_SECONDS", 0)), 0))
     return response
 
 

@@ -75,9 +75,12 @@ class VideoListView(APIView):
         },
     )
     def get(self, request):
-        query = VideoListQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
+        if request.query_params:
+            query = VideoListQuerySerializer(data=request.query_params)
+            query.is_valid(raise_exception=True)
+            params = query.validated_data
+        else:  # the SPA's call, on every page load
+            params = {"category": "", "search": ""}
         context = url_context(request)
         body = catalogue_cached(
             "list",

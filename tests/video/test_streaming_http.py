@@ -233,11 +233,13 @@ def test_x_accel_mode_answers_an_empty_redirect_for_nginx(bearer_client, hls_vid
     settings.HLS_SERVE_MODE = "x-accel"
     settings.HLS_ACCEL_REDIRECT_PREFIX = "/protected-hls/"
     settings.HLS_CACHE_MAX_AGE = 600
+    settings.HLS_ACCEL_AUTH_CACHE_SECONDS = 10
     segment = bearer_client.get(f"/api/video/{hls_video.pk}/480p/000.ts/")
     assert segment.status_code == 200
     assert segment["X-Accel-Redirect"] == f"/protected-hls/{hls_video.pk}/480p/000.ts"
     assert segment["Content-Type"] == "video/MP2T"
     assert segment["Cache-Control"] == "private, max-age=600"
+    assert segment["X-Accel-Expires"] == "10"  # nginx's authorisation cache (HLS_ACCEL_AUTH_CACHE_SECONDS)
     assert segment.content == b""
     playlist = bearer_client.get(f"/api/video/{hls_video.pk}/360p/index.m3u8")
     assert playlist["X-Accel-Redirect"] == f"/protected-hls/{hls_video.pk}/360p/index.m3u8"
@@ -262,6 +264,14 @@ def test_x_accel_mode_still_authenticates_and_validates(api_client, bearer_clien
         assert response.status_code == 404
         assert "X-Accel-Redirect" not in response
         assert response["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.django_db
+def test_x_accel_authorisation_cache_can_be_switched_off(bearer_client, hls_video, settings):
+    settings.HLS_SERVE_MODE = "x-accel"
+    settings.HLS_ACCEL_AUTH_CACHE_SECONDS = 0
+    response = bearer_client.get(f"/api/video/{hls_video.pk}/480p/000.ts")
+    assert response["X-Accel-Expires"] == "0"  # nginx asks Django on every request
 
 
 @pytest.mark.django_db

@@ -420,10 +420,13 @@ def check_accel_headers(url: str, token: str) -> None:
 
 def report(results: dict, options) -> int:
     print()
-    print(f"wrk: 2 threads, {options.connections} connections, {options.duration} s per row;")
-    print(
-        f"gunicorn {WORKERS} sync workers; nginx {WORKERS} workers; {VIDEOS} videos; 1 MiB segment; Bearer."
-    )
+    workers = f"{WORKERS} {options.worker_class} workers"
+    if options.worker_class == "gthread":
+        workers += f" x {options.threads} threads"
+    rows = f"{options.duration} s per row in {options.rounds} slices"
+    print(f"wrk: 2 threads, {options.connections} connections, {rows};")
+    print(f"gunicorn {workers}; nginx {WORKERS} workers; {VIDEOS} videos; 1 MiB segment; Bearer.")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs.")
     print()
     print(f"{'endpoint':<12}{'req/s':>10}{'MB/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
     for name, row in results.items():

@@ -146,6 +146,8 @@ RQ_QUEUES = {
     },
 }
 RQ_SHOW_ADMIN_LINK = True
+# Seconds between a worker's maintenance runs (RQ's registry cleanup and the stale-video sweep).
+RQ_MAINTENANCE_INTERVAL = config("RQ_MAINTENANCE_INTERVAL", default=60, cast=int)
 # The worker class adds the video pipeline's stale-job sweep to RQ's periodic maintenance.
 RQ = {"WORKER_CLASS": "video.tasks.VideoflixWorker"}
 

@@ -91,8 +91,14 @@ class VideoflixWorker(Worker):
     """
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("maintenance_interval", 60)
+        kwargs.setdefault("maintenance_interval", settings.RQ_MAINTENANCE_INTERVAL)
         super().__init__(*args, **kwargs)
+
+    @property
+    def dequeue_timeout(self) -> int:
+        # RQ blocks on an empty queue for worker_ttl - 15 s (405 s) and runs maintenance only
+        # between waits; wake up at least once per maintenance interval so an idle worker sweeps.
+        return max(1, min(super().dequeue_timeout, int(self.maintenance_interval)))
 
     def run_maintenance_tasks(self):
         super().run_maintenance_tasks()

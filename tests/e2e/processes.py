@@ -233,6 +233,8 @@ def rq_worker(env: dict, tmp_path: Path, queues=("default", "transcode"), name: 
     service = Service(process=process, log_path=log_path, env=env)
     service.name = name
     try:
+        listening = wait_until(lambda: "Listening on" in log_path.read_text(errors="replace"), timeout=60)
+        assert listening, "the RQ worker did not start:\n" + service.log()
         yield service
     finally:
         if process.poll() is None:

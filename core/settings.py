@@ -247,10 +247,12 @@ EMAIL_HOST_USER = config("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = config("EMAIL_HOST_PASSWORD", default="")
 EMAIL_TIMEOUT = config("EMAIL_TIMEOUT", default=10, cast=int)
 DEFAULT_FROM_EMAIL = config("DEFAULT_FROM_EMAIL", default="no-reply@videoflix.local")
-# Defaults match the Videoflix SPA (see the HTTP contract).
-FRONTEND_URL = config("FRONTEND_URL", default="http://127.0.0.1:5500")
-EMAIL_VERIFICATION_PATH = config("EMAIL_VERIFICATION_PATH", default="/pages/auth/activate.html")
-PASSWORD_RESET_PATH = config("PASSWORD_RESET_PATH", default="/pages/auth/confirm_password.html")
+# Links in emails: FRONTEND_URL + path + ?uid=…&token=…. The Videoflix SPA served on
+# http://127.0.0.1:5500 uses /pages/auth/activate.html and /pages/auth/confirm_password.html
+# (see .env.example); the defaults are the product's generic ones.
+FRONTEND_URL = config("FRONTEND_URL", default="http://localhost:3000")
+EMAIL_VERIFICATION_PATH = config("EMAIL_VERIFICATION_PATH", default="/verify-email")
+PASSWORD_RESET_PATH = config("PASSWORD_RESET_PATH", default="/reset-password")
 
 # --- Video pipeline ---------------------------------------------------------------------------
 VIDEO_ALLOWED_RESOLUTIONS = config(

@@ -15,6 +15,14 @@ LINK_PATTERN = re.compile(r"https?://\S+\?uid=\S+")
 
 
 @pytest.fixture(autouse=True)
+def _spa_links(settings):
+    """Email links configured for the Videoflix SPA, as its deployment's .env does."""
+    settings.FRONTEND_URL = "http://127.0.0.1:5500"
+    settings.EMAIL_VERIFICATION_PATH = "/pages/auth/activate.html"
+    settings.PASSWORD_RESET_PATH = "/pages/auth/confirm_password.html"
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """A cheap hasher keeps these tests quick; the hashing itself is Django's concern."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

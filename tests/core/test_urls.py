@@ -73,3 +73,15 @@ def test_cors_allows_the_spa_origin_with_credentials(client):
 def test_cors_does_not_allow_an_unknown_origin(client):
     response = client.get("/api/health/", HTTP_ORIGIN="http://evil.example")
     assert "Access-Control-Allow-Origin" not in response
+
+
+@pytest.mark.django_db
+def test_schema_says_bearer_or_cookie_authenticates_protected_endpoints(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["jwtBearer"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    assert schemes["jwtCookie"] == {"type": "apiKey", "in": "cookie", "name": "access_token"}
+    security = schema["paths"]["/api/video/"]["get"]["security"]
+    assert {"jwtBearer": []} in security
+    assert {"jwtCookie": []} in security
+    assert all(len(requirement) == 1 for requirement in security)

@@ -230,7 +230,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # API_DOCS_PUBLIC=false restricts /api/schema/ and /api/docs/ to staff.
+    # API_DOCS_PUBLIC=false restricts /api/schema/ and /api/docs/ to staff: a JWT, or the session
+    # of a staff member logged into the admin (a browser opening the docs sends no Bearer header).
+    "SERVE_AUTHENTICATION": [
+        "authentication.authentication.CookieOrBearerJWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "SERVE_PERMISSIONS": [
         "rest_framework.permissions.AllowAny"
         if config("API_DOCS_PUBLIC", default=True, cast=bool)

@@ -57,6 +57,28 @@ def http_post_json(url: str, data: dict, timeout: float = 10.0) -> tuple[int, by
         return error.code, error.read()
 
 
+def admin_session(base_url: str, email: str, password: str):
+    """A requests session logged into the Django admin through its login form."""
+    import requests
+
+    session = requests.Session()
+    session.get(f"{base_url}/admin/login/", timeout=10)
+    response = session.post(
+        f"{base_url}/admin/login/",
+        data={
+            "username": email,
+            "password": password,
+            "csrfmiddlewaretoken": session.cookies["csrftoken"],
+            "next": "/admin/",
+        },
+        headers={"Referer": f"{base_url}/admin/login/"},
+        timeout=10,
+        allow_redirects=False,
+    )
+    assert response.status_code == 302, response.text[:2000]
+    return session
+
+
 def _as_postgres(args: list[str], **kwargs) -> subprocess.CompletedProcess:
     """initdb and pg_ctl refuse to run as root; run them as the postgres system user."""
     if os.geteuid() == 0:

@@ -15,7 +15,7 @@ from django.db import connection
 from rest_framework_simplejwt.tokens import AccessToken
 
 from tests.conftest import PASSWORD
-from tests.e2e.processes import django_env, gunicorn, private_redis, rq_worker, wait_until
+from tests.e2e.processes import admin_session, django_env, gunicorn, private_redis, rq_worker, wait_until
 from tests.factories import CategoryFactory, UserFactory, VideoFactory
 from video.models import Video
 
@@ -34,25 +34,6 @@ def make_clip(path: Path) -> Path:
         timeout=60,
     )  # fmt: skip
     return path
-
-
-def admin_session(base_url: str, email: str) -> requests.Session:
-    session = requests.Session()
-    session.get(f"{base_url}/admin/login/", timeout=10)
-    response = session.post(
-        f"{base_url}/admin/login/",
-        data={
-            "username": email,
-            "password": PASSWORD,
-            "csrfmiddlewaretoken": session.cookies["csrftoken"],
-            "next": "/admin/",
-        },
-        headers={"Referer": f"{base_url}/admin/login/"},
-        timeout=10,
-        allow_redirects=False,
-    )
-    assert response.status_code == 302, response.text[:2000]
-    return session
 
 
 def test_upload_during_a_redis_outage_is_queued_once_redis_is_back(tmp_path, settings):
@@ -75,7 +56,7 @@ def test_upload_during_a_redis_outage_is_queued_once_redis_is_back(tmp_path, set
             RQ_MAINTENANCE_INTERVAL=3,
         )
         with gunicorn(env, tmp_path) as web, rq_worker(env, tmp_path) as worker:
-            session = admin_session(web.url, staff.email)
+            session = admin_session(web.url, staff.email, PASSWORD)
             redis_server.stop()
 
             # Staff upload while Redis is down: saved, and the admin answers normally.

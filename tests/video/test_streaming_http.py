@@ -102,6 +102,15 @@ def test_if_range_with_the_current_etag_honours_the_range_and_a_stale_one_sends_
 
 
 @pytest.mark.django_db
+def test_head_answers_the_headers_without_a_body(bearer_client, segment_url):
+    response = bearer_client.head(segment_url)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "video/MP2T"
+    assert response["Content-Length"] == str(SEGMENT_BYTES)
+    assert body(response) == b""
+
+
+@pytest.mark.django_db
 def test_segment_carries_validators_and_private_cache_control(bearer_client, segment_url, settings):
     settings.HLS_CACHE_MAX_AGE = 1234
     response = bearer_client.get(segment_url)

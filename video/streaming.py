@@ -18,8 +18,8 @@ Two ways to send the bytes, chosen by ``settings.HLS_SERVE_MODE``:
 import os
 import re
 import stat
-from dataclasses import dataclass
-from functools import lru_cache
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from urllib.parse import quote
 
@@ -50,13 +50,20 @@ class FileNotServable(Exception):
     """The name is invalid, the file is missing, or it is not a regular file inside the folder."""
 
 
-@dataclass(frozen=True)
 class ServableFile:
-    path: Path
-    relative: str  # the path below the served root, as nginx would see it
-    size: int
-    mtime: float
-    mtime_ns: int
+    """An open regular file found below a served root, with what its headers need.
+
+    Use it as a context manager: the descriptor is closed on exit unless a response has taken
+    it (``take()``) to stream it.
+    """
+
+    def __init__(self, descriptor: int, relative: str, status: os.stat_result):
+        self._descriptor: int | None = descriptor
+        self.relative = relative  # the path below the served root, as nginx sees it
+        self.size = status.st_size
+        self.mtime = status.st_mtime
+        self.mtime_ns = status.st_mtime_ns
+        self.identity = (status.st_dev, status.st_ino, status.st_mtime_ns, status.st_size)
 
     @property
     def etag(self) -> str:
@@ -66,6 +73,30 @@ class ServableFile:
     @property
     def last_modified(self) -> int:
         return int(self.mtime)
+
+    def read_all(self) -> bytes:
+        chunks, offset = [], 0
+        while offset < self.size:
+            chunk = os.pread(self._descriptor, self.size - offset, offset)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            offset += len(chunk)
+        return b"".join(chunks)
+
+    def take(self) -> int:
+        descriptor, self._descriptor = self._descriptor, None
+        return descriptor
+
+    def close(self) -> None:
+        if self._descriptor is not None:
+            os.close(self.take())
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
 
 
 def hls_root() -> Path:
@@ -84,56 +115,70 @@ def is_valid_segment(name: str) -> bool:
     return SEGMENT_NAME.fullmatch(name) is not None
 
 
+_DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# O_NONBLOCK: opening something that is not a regular file (a FIFO) must not hang the worker.
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+
+
 def locate(root: Path, *names: str) -> ServableFile:
-    """The regular file ``root/names...``, refusing anything that would leave ``root``.
+    """Open the regular file ``root/names...`` without ever leaving ``root``.
 
     Every name must already have passed a strict pattern; this is the second line: no empty,
-    dot or separator-bearing component, no NUL byte, and the real path (symlinks resolved)
-    must be exactly the joined path, so no symlink anywhere below ``root`` is followed.
-    Raises FileNotServable otherwise.
+    dot or separator-bearing component and no NUL byte, and the path is walked one component at
+    a time with ``openat(O_NOFOLLOW)`` from ``root``, so no symlink below ``root`` is followed,
+    and a symlink swapped in while the request runs cannot redirect it either. ``root`` itself
+    may be a symlink (a mounted volume). Raises FileNotServable otherwise.
     """
+    if not names:
+        raise FileNotServable("")
     for name in names:
-        if (
-            not name
-            or name in (".", "..")
-            or "/" in name
-            or "\\" in name
-            or "\x00" in name
-            or os.path.isabs(name)
-        ):
+        if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
             raise FileNotServable(name)
-    real_root = os.path.realpath(root)
-    expected = os.path.join(real_root, *names)
-    real = os.path.realpath(expected)
-    if real != expected or os.path.commonpath([real_root, real]) != real_root:
-        raise FileNotServable(expected)
     try:
-        status = os.stat(real, follow_symlinks=False)
+        folder = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except (OSError, ValueError) as exc:
-        raise FileNotServable(expected) from exc
+        raise FileNotServable(str(root)) from exc
+    try:
+        for name in names[:-1]:
+            inner = os.open(name, _DIRECTORY_FLAGS, dir_fd=folder)
+            os.close(folder)
+            folder = inner
+        descriptor = os.open(names[-1], _FILE_FLAGS, dir_fd=folder)
+    except (OSError, ValueError) as exc:
+        raise FileNotServable("/".join(names)) from exc
+    finally:
+        os.close(folder)
+    status = os.fstat(descriptor)
     if not stat.S_ISREG(status.st_mode):
-        raise FileNotServable(expected)
-    return ServableFile(
-        path=Path(real),
-        relative="/".join(names),
-        size=status.st_size,
-        mtime=status.st_mtime,
-        mtime_ns=status.st_mtime_ns,
-    )
+        os.close(descriptor)
+        raise FileNotServable("/".join(names))
+    return ServableFile(descriptor, "/".join(names), status)
 
 
-@lru_cache(maxsize=1024)
-def _playlist_uris(path: str, mtime_ns: int, size: int) -> frozenset[str]:
-    # Keyed by mtime and size as well, so a rewritten playlist is parsed again.
-    with open(path, encoding="utf-8", errors="replace") as playlist:
-        return frozenset(
-            line.strip() for line in playlist if line.strip() and not line.lstrip().startswith("#")
+_playlist_cache: OrderedDict = OrderedDict()
+_playlist_lock = threading.Lock()
+PLAYLIST_CACHE_SIZE = 1024
+
+
+def _playlist_uris(playlist: ServableFile) -> frozenset[str]:
+    # Keyed by device, inode, mtime and size, so a rewritten playlist is parsed again.
+    with _playlist_lock:
+        uris = _playlist_cache.get(playlist.identity)
+    if uris is None:
+        text = playlist.read_all().decode("utf-8", errors="replace")
+        uris = frozenset(
+            line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
         )
+        with _playlist_lock:
+            _playlist_cache[playlist.identity] = uris
+            while len(_playlist_cache) > PLAYLIST_CACHE_SIZE:
+                _playlist_cache.popitem(last=False)
+    return uris
 
 
 def playlist_lists(playlist: ServableFile, uri: str) -> bool:
     """Does the media playlist reference ``uri`` (a plain segment name)?"""
-    return uri in _playlist_uris(str(playlist.path), playlist.mtime_ns, playlist.size)
+    return uri in _playlist_uris(playlist)
 
 
 def serve_mode() -> str:
@@ -164,7 +209,9 @@ def accel_redirect_response(file: ServableFile, *, content_type: str) -> HttpRes
 
 
 def file_response(request, file: ServableFile, *, content_type: str, cache_control: str):
-    """A 200, 206, 304, 412 or 416 answer for ``file``; the bytes go out by sendfile."""
+    """A 200, 206, 304, 412 or 416 answer for ``file``; the bytes go out by sendfile.
+
+    A 200 or 206 takes ownership of the file's descriptor (the response closes it)."""
     headers = {
         "Content-Type": content_type,
         "ETag": file.etag,
@@ -188,10 +235,8 @@ def file_response(request, file: ServableFile, *, content_type: str, cache_contr
             response["Accept-Ranges"] = "bytes"
             return response
 
-    try:
-        descriptor = os.open(file.path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
-    except OSError as exc:
-        raise FileNotServable(str(file.path)) from exc
+    descriptor = file.take()
+    os.set_blocking(descriptor, True)
     handle = os.fdopen(descriptor, "rb", buffering=0)
     start, end = byte_range if byte_range else (0, file.size - 1)
     length = max(end - start + 1, 0)

@@ -249,8 +249,8 @@ class MasterPlaylistView(HlsFileView):
     )
     def get(self, request, video_id: int):
         self.renditions_or_404(video_id)
-        file = self.locate_or_404(video_id, streaming.MASTER_PLAYLIST)
-        return self.serve(request, file, streaming.PLAYLIST_CONTENT_TYPE)
+        with self.locate_or_404(video_id, streaming.MASTER_PLAYLIST) as file:
+            return self.serve(request, file, streaming.PLAYLIST_CONTENT_TYPE)
 
 
 class RungPlaylistView(HlsFileView):
@@ -262,8 +262,8 @@ class RungPlaylistView(HlsFileView):
     )
     def get(self, request, video_id: int, resolution: str):
         rung = self.rung_or_404(resolution, self.renditions_or_404(video_id))
-        file = self.locate_or_404(video_id, rung, streaming.RUNG_PLAYLIST)
-        return self.serve(request, file, streaming.PLAYLIST_CONTENT_TYPE)
+        with self.locate_or_404(video_id, rung, streaming.RUNG_PLAYLIST) as file:
+            return self.serve(request, file, streaming.PLAYLIST_CONTENT_TYPE)
 
 
 class SegmentView(HlsFileView):
@@ -277,11 +277,12 @@ class SegmentView(HlsFileView):
         rung = self.rung_or_404(resolution, self.renditions_or_404(video_id))
         if not streaming.is_valid_segment(segment):
             raise NotFound("This segment does not exist.")
-        playlist = self.locate_or_404(video_id, rung, streaming.RUNG_PLAYLIST)
-        if not streaming.playlist_lists(playlist, segment):
+        with self.locate_or_404(video_id, rung, streaming.RUNG_PLAYLIST) as playlist:
+            listed = streaming.playlist_lists(playlist, segment)
+        if not listed:
             raise NotFound("This segment does not exist.")
-        file = self.locate_or_404(video_id, rung, segment)
-        return self.serve(request, file, streaming.SEGMENT_CONTENT_TYPE)
+        with self.locate_or_404(video_id, rung, segment) as file:
+            return self.serve(request, file, streaming.SEGMENT_CONTENT_TYPE)
 
 
 # The same views answer URLs with a trailing slash; distinct classes keep operation ids unique.
@@ -314,9 +315,9 @@ def thumbnail(request, name: str):
     if encoding or not content_type or not content_type.startswith("image/") or "svg" in content_type:
         raise Http404("No such thumbnail.")
     try:
-        file = streaming.locate(streaming.thumbnails_root(), *parts)
-        return streaming.file_response(
-            request, file, content_type=content_type, cache_control=THUMBNAIL_CACHE_CONTROL
-        )
+        with streaming.locate(streaming.thumbnails_root(), *parts) as file:
+            return streaming.file_response(
+                request, file, content_type=content_type, cache_control=THUMBNAIL_CACHE_CONTROL
+            )
     except streaming.FileNotServable as exc:
         raise Http404("No such thumbnail.") from exc

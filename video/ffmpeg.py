@@ -48,18 +48,20 @@ class Rung:
     audio_kbps: int
 
 
-# The documented ladder. A rung's name is what VIDEO_ALLOWED_RESOLUTIONS lists.
+# The documented ladder. A rung's name is what VIDEO_ALLOWED_RESOLUTIONS lists. The video caps are
+# VBV ceilings near the top of Apple's HLS authoring ladder: CRF sets the quality and typical
+# scenes stay well below them; they only stop grainy or busy scenes from spiking.
 RUNGS: dict[str, Rung] = {
     rung.name: rung
     for rung in (
-        Rung("120p", 120, 200, 64),
-        Rung("240p", 240, 500, 64),
-        Rung("360p", 360, 900, 96),
-        Rung("480p", 480, 1400, 128),
-        Rung("720p", 720, 2800, 128),
-        Rung("1080p", 1080, 5000, 160),
-        Rung("1440p", 1440, 9000, 160),
-        Rung("2160p", 2160, 16000, 192),
+        Rung("120p", 120, 250, 64),
+        Rung("240p", 240, 600, 64),
+        Rung("360p", 360, 1000, 96),
+        Rung("480p", 480, 2000, 128),
+        Rung("720p", 720, 4500, 128),
+        Rung("1080p", 1080, 7800, 160),
+        Rung("1440p", 1440, 12000, 160),
+        Rung("2160p", 2160, 20000, 192),
     )
 }
 

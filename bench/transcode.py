@@ -118,6 +118,7 @@ def run_pipeline(source: Path, out: Path, rungs: list[str], settings: dict) -> t
         segment_seconds=settings["segment_seconds"],
         preset=settings["preset"],
         crf=settings["crf"],
+        x264_params=settings["x264_params"],
     )
     renditions = vf.transcode(plan, log_path=out.parent / f"{out.name}.log")
     return time.monotonic() - started, renditions
@@ -219,6 +220,7 @@ def project_settings() -> dict:
     return {
         "preset": config("VIDEO_X264_PRESET", default="veryfast"),
         "crf": config("VIDEO_X264_CRF", default=23, cast=int),
+        "x264_params": config("VIDEO_X264_PARAMS", default="me=dia:partitions=i8x8,i4x4"),
         "segment_seconds": config("VIDEO_HLS_SEGMENT_SECONDS", default=4, cast=int),
     }
 

@@ -123,6 +123,7 @@ class TranscodePlan:
     preset: str = "veryfast"
     crf: int = 23
     threads: int = 0
+    x264_params: str = ""
 
     def playlist(self, planned: PlannedRung) -> Path:
         return self.output_dir / planned.rung.name / "index.m3u8"
@@ -346,6 +347,7 @@ def build_plan(
     preset: str = "veryfast",
     crf: int = 23,
     threads: int = 0,
+    x264_params: str = "",
 ) -> TranscodePlan:
     return TranscodePlan(
         source=Path(source),
@@ -357,6 +359,7 @@ def build_plan(
         preset=preset,
         crf=crf,
         threads=threads,
+        x264_params=x264_params,
     )
 
 
@@ -393,6 +396,8 @@ def build_transcode_command(plan: TranscodePlan) -> list[str]:
             "-force_key_frames", f"expr:gte(t,n_forced*{plan.segment_seconds})",
             "-fps_mode", "cfr",
         ]  # fmt: skip
+        if plan.x264_params:
+            command += ["-x264-params", plan.x264_params]
         if plan.threads:
             command += ["-threads", str(plan.threads)]
         if plan.probe.has_audio:

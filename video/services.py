@@ -264,6 +264,7 @@ def video_transcode(
             segment_seconds=settings.VIDEO_HLS_SEGMENT_SECONDS,
             preset=settings.VIDEO_X264_PRESET,
             crf=settings.VIDEO_X264_CRF,
+            x264_params=settings.VIDEO_X264_PARAMS,
         )
         renditions = ffmpeg.transcode(
             plan, log_path=log_path, on_progress=_ProgressWriter(video_id, job_id, report_progress)

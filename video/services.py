@@ -387,6 +387,8 @@ def video_recover_stale(*, job_status: Callable[[str], str | None], older_than: 
                 job_id=video.job_id,
                 reason="The transcoding job was lost (its worker stopped) and every attempt is used up.",
             )
+            for leftover in _work_dirs(video.pk):
+                _remove(leftover)
             continue
         with transaction.atomic():
             locked = (

@@ -213,3 +213,57 @@ def test_sweep_leaves_videos_with_a_live_job_or_a_recent_change_alone(
 
     assert tasks.recover_stale_videos() == 0
     assert Video.objects.get(pk=recent.pk).job_id == "not-in-redis-yet"
+
+
+def kill_work_horse(worker: subprocess.Popen, video: Video) -> None:
+    """SIGKILL only the forked work horse (what the OOM killer picks); the worker survives."""
+    wait_for(
+        lambda: Video.objects.filter(pk=video.pk, progress__gt=0).exists() or worker.poll() is not None,
+        what="the transcode to start",
+    )
+    assert worker.poll() is None, worker.stderr.read().decode()
+    children = [
+        int(pid) for pid in Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
+    ]
+    horses = [pid for pid in children if Path(f"/proc/{pid}/comm").read_text().strip() != "ffmpeg"]
+    assert len(horses) == 1
+    os.kill(horses[0], signal.SIGKILL)
+
+
+@pytest.mark.faults
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_killed_work_horse_is_retried_by_the_surviving_worker(make_video, long_clip, slow_settings):
+    slow_settings.VIDEO_TRANSCODE_RETRIES = 1
+    video = enqueue(make_video, long_clip)
+    worker = start_worker()
+    kill_work_horse(worker, video)
+
+    # The same burst worker notices the dead horse, retries the job and finishes it.
+    assert worker.wait(timeout=180) == 0, worker.stderr.read().decode()
+    video.refresh_from_db()
+    assert video.status == Video.Status.READY, video.error
+    assert video.attempts == 2
+    assert hls_entries(video.pk) == (True, [])
+
+
+@pytest.mark.faults
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_killed_work_horse_on_its_last_attempt_is_failed_by_the_sweep(make_video, long_clip, slow_settings):
+    slow_settings.VIDEO_TRANSCODE_RETRIES = 0
+    video = enqueue(make_video, long_clip)
+    worker = start_worker()
+    kill_work_horse(worker, video)
+    assert worker.wait(timeout=60) == 0, worker.stderr.read().decode()
+
+    # RQ failed the job without running its callback: the row still says processing ...
+    video.refresh_from_db()
+    assert video.status == Video.Status.PROCESSING
+    assert video.job_id in django_rq.get_queue("transcode").failed_job_registry.get_job_ids()
+    # ... until the worker's sweep sees a failed job behind a processing row.
+    assert tasks.recover_stale_videos(older_than=0) == 1
+    video.refresh_from_db()
+    assert video.status == Video.Status.FAILED
+    assert "every attempt is used up" in video.error
+    assert hls_entries(video.pk) == (False, [])

@@ -186,6 +186,12 @@ STORAGES = {
 }
 # Uploads larger than this go to a temporary file on disk instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# The first handler stops writing a file to disk once it passes VIDEO_MAX_UPLOAD_MB.
+FILE_UPLOAD_HANDLERS = [
+    "video.uploads.SizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 FILE_UPLOAD_PERMISSIONS = 0o644
 
 # --- Django REST framework, JWT, OpenAPI ------------------------------------------------------

@@ -5,6 +5,7 @@ from django.utils.html import format_html
 from video import services
 from video.forms import VideoAdminForm
 from video.models import Category, Video
+from video.uploads import OVERSIZED_ATTRIBUTE
 
 
 @admin.register(Category)
@@ -85,6 +86,13 @@ class VideoAdmin(admin.ModelAdmin):
         if not video.error:
             return "-"
         return format_html('<pre style="white-space: pre-wrap">{}</pre>', video.error)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        oversized = getattr(request, OVERSIZED_ATTRIBUTE, None)
+        if oversized:
+            form = type(form.__name__, (form,), {"oversized_uploads": dict(oversized)})
+        return form
 
     def save_model(self, request, obj, form, change):
         services.video_save(video=obj)

@@ -20,21 +20,36 @@ def _check_video_file(path: str) -> ffmpeg.ProbeResult:
 
 
 class VideoAdminForm(forms.ModelForm):
+    # Set per request by VideoAdmin.get_form: {field name: file name} of uploads that passed the
+    # size limit and were dropped while the request was read (video.uploads).
+    oversized_uploads: dict = {}
+
     class Meta:
         model = Video
         fields = ["title", "description", "category", "thumbnail", "source"]
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if "source" in self.oversized_uploads:
+            # Replaces "This field is required." on a new video; on an edit the old source would
+            # otherwise be kept silently.
+            self.errors.pop("source", None)
+            self.add_error("source", self._too_large_message())
+        return cleaned_data
+
+    def _too_large_message(self, size: int | None = None) -> forms.ValidationError:
+        limit_mb = settings.VIDEO_MAX_UPLOAD_MB
+        size_text = f"This file is {size / 1024 / 1024:.0f} MB; " if size else "This file is too large; "
+        return forms.ValidationError(
+            f"{size_text}the largest upload allowed is {limit_mb} MB.", code="too_large"
+        )
 
     def clean_source(self):
         source = self.cleaned_data.get("source")
         if not isinstance(source, UploadedFile):
             return source  # unchanged on an edit
-        limit_mb = settings.VIDEO_MAX_UPLOAD_MB
-        if source.size is not None and source.size > limit_mb * 1024 * 1024:
-            raise forms.ValidationError(
-                f"This file is {source.size / 1024 / 1024:.0f} MB; "
-                f"the largest upload allowed is {limit_mb} MB.",
-                code="too_large",
-            )
+        if source.size is not None and source.size > settings.VIDEO_MAX_UPLOAD_MB * 1024 * 1024:
+            raise self._too_large_message(source.size)
         if not source.size:
             raise forms.ValidationError("The file is empty.", code="empty")
         try:

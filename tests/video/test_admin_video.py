@@ -73,8 +73,38 @@ def test_admin_refuses_a_file_over_the_size_limit(admin_client, settings, landsc
     settings.VIDEO_MAX_UPLOAD_MB = 0
     response = upload(admin_client, landscape_clip)
     assert response.status_code == 200
-    assert "the largest upload allowed is 0 MB" in form_errors(response)
+    assert form_errors(response) == "This file is too large; the largest upload allowed is 0 MB."
+    assert not Video.objects.exists()
     assert stored_sources() == []
+
+
+def test_oversized_upload_handler_drops_the_file_while_the_request_is_read(rf, settings):
+    settings.VIDEO_MAX_UPLOAD_MB = 1
+    big = SimpleUploadedFile("big.mp4", b"\0" * (1024 * 1024 + 1))
+    request = rf.post("/admin/video/video/add/", {"title": "x", "source": big})
+    assert "source" not in request.FILES  # never stored, not even in a temporary file
+    assert request.POST["title"] == "x"  # the rest of the form is read as usual
+    assert request.oversized_uploads == {"source": "big.mp4"}
+
+
+def test_oversized_replacement_source_is_refused_and_the_old_one_kept(
+    admin_client, settings, make_video, landscape_clip
+):
+    video = make_video(landscape_clip)
+    settings.VIDEO_MAX_UPLOAD_MB = 0
+    response = admin_client.post(
+        reverse("admin:video_video_change", args=[video.pk]),
+        {
+            "title": "Renamed",
+            "description": "",
+            "category": video.category_id,
+            "source": SimpleUploadedFile("new.mp4", landscape_clip.read_bytes()),
+        },
+    )
+    assert response.status_code == 200
+    assert "the largest upload allowed is 0 MB" in form_errors(response)
+    video.refresh_from_db()
+    assert video.title == "A film" and Path(video.source.path).exists()
 
 
 def test_admin_upload_saves_and_queues_one_job_after_commit(

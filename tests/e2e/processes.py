@@ -209,7 +209,7 @@ def manage(env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedP
 
 
 @contextlib.contextmanager
-def gunicorn(env: dict, tmp_path: Path, workers: int = 2):
+def gunicorn(env: dict, tmp_path: Path, workers: int = 2, extra_args: tuple[str, ...] = ()):
     port = free_port()
     log_path = tmp_path / f"gunicorn-{port}.log"
     with open(log_path, "w") as log:
@@ -223,6 +223,7 @@ def gunicorn(env: dict, tmp_path: Path, workers: int = 2):
                 str(workers),
                 "--timeout",
                 "60",
+                *extra_args,
             ],
             cwd=BASE_DIR,
             env=env,

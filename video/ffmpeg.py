@@ -417,11 +417,19 @@ def build_transcode_command(plan: TranscodePlan) -> list[str]:
 # --- Running ----------------------------------------------------------------------------------
 
 
+# Encodes run at a lower CPU priority, so on a host shared with gunicorn a transcode takes the idle
+# cores and web requests keep theirs (see the soak figures in docs/BENCHMARKS.md).
+FFMPEG_NICENESS = 10
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Ask Linux to SIGKILL ffmpeg when the worker that started it dies (no orphaned encodes)."""
+    """Ask Linux to SIGKILL ffmpeg when the worker that started it dies (no orphaned encodes),
+    and lower its CPU priority."""
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    with contextlib.suppress(OSError):
+        os.nice(FFMPEG_NICENESS)
 
 
 _INVALID_INPUT = re.compile(

@@ -179,3 +179,23 @@ def test_invalid_input_fails_as_permanent_with_ffmpegs_words(tmp_path):
         ffmpeg.transcode(plan, log_path=tmp_path / "log")
     assert raised.value.permanent is True
     assert "Invalid data found" in raised.value.for_staff()
+
+
+def test_ffmpeg_runs_at_a_lower_cpu_priority_than_the_worker(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "niceness.sh"
+    script.write_text("#!/bin/sh\nawk '{print $19}' /proc/self/stat > \"$1\"\n")
+    script.chmod(0o755)
+    out = tmp_path / "nice.txt"
+    subprocess.run(
+        [sys.executable, "-c", "import sys, subprocess; from video import ffmpeg; "
+         "subprocess.run(sys.argv[1:], preexec_fn=ffmpeg._die_with_parent, check=True)",
+         str(script), str(out)],
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert int(out.read_text()) == os.nice(0) + ffmpeg.FFMPEG_NICENESS

@@ -1,8 +1,5 @@
 """GET /api/video/ and /api/video/<id>/: contract shape, filters, caching and query counts."""
 
-import shutil
-import socket
-import subprocess
 import time
 from datetime import datetime, timedelta
 
@@ -10,6 +7,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
+from tests.e2e.processes import private_redis
 from tests.factories import CategoryFactory, VideoFactory
 from tests.video.fixtures_streaming import cookie_client, write_thumbnail
 from video.cache import catalogue_invalidate
@@ -325,52 +323,26 @@ def test_a_lost_version_key_starts_a_new_version_rather_than_reviving_old_answer
     assert bearer_client.get("/api/video/").json()[0]["title"] == "After"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def own_redis(tmp_path):
     """A throw-away redis-server on a spare loopback port (stopped by the test or at teardown)."""
-    if shutil.which("redis-server") is None:
-        pytest.fail("redis-server is required for the outage test")
-    port = _free_port()
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield process, port
-    if process.poll() is None:
-        process.terminate()
-        process.wait(timeout=10)
+    with private_redis(tmp_path) as server:
+        yield server
 
 
 @pytest.mark.faults
 @pytest.mark.django_db
 def test_redis_outage_falls_back_to_the_database(bearer_client, settings, own_redis):
-    process, port = own_redis
     settings.CACHES = {
         "default": {
             **settings.CACHES["default"],
-            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "LOCATION": f"redis://127.0.0.1:{own_redis.port}/0",
         }
     }
     video = make_video(title="Before")
     assert bearer_client.get("/api/video/").json()[0]["title"] == "Before"
     assert cache.get("video:catalogue:version") is not None  # the answer went to this Redis
-    process.terminate()
-    process.wait(timeout=10)
+    own_redis.stop()
     video.title = "During the outage"
     video.save()
     response = bearer_client.get("/api/video/")

@@ -172,12 +172,12 @@ def flush_bench_redis() -> None:
     get_redis_connection("default").flushdb()  # database 9: this benchmark's own
 
 
-def nginx_config(work: Path, direct_port: int, proxy_port: int, upstream_port: int, auth_port: int) -> Path:
+def nginx_config(work: Path, direct_port: int, proxy_port: int, upstream_port: int) -> Path:
     """The shipped config with this run's paths, ports and upstream, inside a minimal nginx.conf."""
     shipped = (BASE_DIR / "nginx" / "videoflix.conf").read_text()
     site = (
         shipped.replace("server web:8000;", f"server 127.0.0.1:{upstream_port};")
-        .replace("127.0.0.1:8081", f"127.0.0.1:{auth_port}")
+        .replace("/var/run/", f"{work}/")
         .replace("/var/cache/nginx/", f"{work}/nginx-cache/")
         .replace("/app/media/", f"{work}/media/")
         .replace("/app/static/", f"{work}/static/")
@@ -318,11 +318,11 @@ def main() -> int:
     work.chmod(0o755)
     env = environment(work)
     os.environ.update(env)
-    ports = {name: free_port() for name in ("django", "accel", "direct", "proxy", "bare", "auth")}
+    ports = {name: free_port() for name in ("django", "accel", "direct", "proxy", "bare")}
     try:
         seeded = seed(work)
         token, video_id = seeded["token"], seeded["video_id"]
-        config = nginx_config(work, ports["direct"], ports["proxy"], ports["accel"], ports["auth"])
+        config = nginx_config(work, ports["direct"], ports["proxy"], ports["accel"])
         subprocess.run(["nginx", "-t", "-q", "-c", str(config), "-p", str(work)], check=True, timeout=30)
         accel_env = dict(env, HLS_SERVE_MODE="x-accel")
         segment = f"{video_id}/480p/000.ts"

@@ -45,13 +45,13 @@ def nginx_url(live_server, tmp_path, settings):
     work = tmp_path / "nginx"
     for folder in ("tmp", "cache"):
         (work / folder).mkdir(parents=True)
-    port, auth_port = _free_port(), _free_port()
+    port = _free_port()
     upstream = urlparse(live_server.url).port
     site = (
         (BASE_DIR / "nginx" / "videoflix.conf")
         .read_text()
         .replace("server web:8000;", f"server 127.0.0.1:{upstream};")
-        .replace("127.0.0.1:8081", f"127.0.0.1:{auth_port}")
+        .replace("/var/run/", f"{work}/")
         .replace("/var/cache/nginx/", f"{work}/cache/")
         .replace("/app/media/", f"{settings.MEDIA_ROOT}/")
         .replace("/app/static/", f"{static}/")

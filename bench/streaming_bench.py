@@ -31,7 +31,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,11 +47,7 @@ VIDEOS = 100
 SEGMENT_SIZE = 1024 * 1024
 WORKERS = 2
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from bench.common import free_port  # noqa: E402 - after the sys.path line above
 
 
 def wait_for_http(url: str, token: str, timeout: float = 60) -> None:

@@ -17,7 +17,7 @@ from collections import OrderedDict
 from django.core.cache import cache
 
 VERSION_KEY = "video:catalogue:version"
-_MISSING = object()
+MISSING = object()
 
 
 def _fresh_version() -> int:
@@ -62,7 +62,7 @@ def catalogue_key(kind: str, version: int | None = None, **parts) -> str:
     return f"video:catalogue:{version}:{kind}:{digest}"
 
 
-class _LocalMemo:
+class LocalMemo:
     """A small per-process LRU map. Keys contain the catalogue version, so a bump in Redis makes
     every entry unreachable in every process at once; old entries simply age out."""
 
@@ -73,8 +73,8 @@ class _LocalMemo:
 
     def get(self, key):
         with self._lock:
-            value = self._items.get(key, _MISSING)
-            if value is not _MISSING:
+            value = self._items.get(key, MISSING)
+            if value is not MISSING:
                 self._items.move_to_end(key)
             return value
 
@@ -86,7 +86,7 @@ class _LocalMemo:
                 self._items.popitem(last=False)
 
 
-_memo = _LocalMemo(size=512)
+_memo = LocalMemo(size=512)
 
 
 def catalogue_cached(kind: str, compute, *, shared: bool = True, **parts):
@@ -99,10 +99,10 @@ def catalogue_cached(kind: str, compute, *, shared: bool = True, **parts):
     key = catalogue_key(kind, version, **parts)
     if confirmed:
         value = _memo.get(key)
-        if value is not _MISSING:
+        if value is not MISSING:
             return value
-    value = cache.get(key, _MISSING) if shared and confirmed else _MISSING
-    if value is _MISSING:
+    value = cache.get(key, MISSING) if shared and confirmed else MISSING
+    if value is MISSING:
         value = compute()
         if shared and confirmed:
             cache.set(key, value)

@@ -120,6 +120,43 @@ _DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 
 
+def _check_names(names: tuple[str, ...]) -> None:
+    if not names:
+        raise FileNotServable("")
+    for name in names:
+        if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
+            raise FileNotServable(name)
+
+
+def _open_folder(root: Path, names: tuple[str, ...]) -> int:
+    """A descriptor of ``root/names...``, every component below ``root`` opened with O_NOFOLLOW."""
+    try:
+        folder = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except (OSError, ValueError) as exc:
+        raise FileNotServable(str(root)) from exc
+    try:
+        for name in names:
+            inner = os.open(name, _DIRECTORY_FLAGS, dir_fd=folder)
+            os.close(folder)
+            folder = inner
+    except (OSError, ValueError) as exc:
+        os.close(folder)
+        raise FileNotServable("/".join(names)) from exc
+    return folder
+
+
+def _open_file(folder: int, name: str, relative: str) -> ServableFile:
+    try:
+        descriptor = os.open(name, _FILE_FLAGS, dir_fd=folder)
+    except (OSError, ValueError) as exc:
+        raise FileNotServable(relative) from exc
+    status = os.fstat(descriptor)
+    if not stat.S_ISREG(status.st_mode):
+        os.close(descriptor)
+        raise FileNotServable(relative)
+    return ServableFile(descriptor, relative, status)
+
+
 def locate(root: Path, *names: str) -> ServableFile:
     """Open the regular file ``root/names...`` without ever leaving ``root``.
 
@@ -129,30 +166,33 @@ def locate(root: Path, *names: str) -> ServableFile:
     and a symlink swapped in while the request runs cannot redirect it either. ``root`` itself
     may be a symlink (a mounted volume). Raises FileNotServable otherwise.
     """
-    if not names:
-        raise FileNotServable("")
-    for name in names:
-        if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
-            raise FileNotServable(name)
+    _check_names(names)
+    folder = _open_folder(root, names[:-1])
     try:
-        folder = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except (OSError, ValueError) as exc:
-        raise FileNotServable(str(root)) from exc
-    try:
-        for name in names[:-1]:
-            inner = os.open(name, _DIRECTORY_FLAGS, dir_fd=folder)
-            os.close(folder)
-            folder = inner
-        descriptor = os.open(names[-1], _FILE_FLAGS, dir_fd=folder)
-    except (OSError, ValueError) as exc:
-        raise FileNotServable("/".join(names)) from exc
+        return _open_file(folder, names[-1], "/".join(names))
     finally:
         os.close(folder)
-    status = os.fstat(descriptor)
-    if not stat.S_ISREG(status.st_mode):
-        os.close(descriptor)
-        raise FileNotServable("/".join(names))
-    return ServableFile(descriptor, "/".join(names), status)
+
+
+class SegmentNotListed(FileNotServable):
+    """The segment's name is not one that its rung's playlist lists."""
+
+
+def locate_listed_segment(root: Path, video: str, rung: str, segment: str) -> ServableFile:
+    """Open ``root/video/rung/segment`` if the rung's playlist lists it, walking the folders once.
+
+    The same rules as ``locate``; raises SegmentNotListed when the playlist does not name the
+    segment, FileNotServable when anything is missing or not a regular file.
+    """
+    _check_names((video, rung, segment))
+    folder = _open_folder(root, (video, rung))
+    try:
+        with _open_file(folder, RUNG_PLAYLIST, f"{video}/{rung}/{RUNG_PLAYLIST}") as playlist:
+            if not playlist_lists(playlist, segment):
+                raise SegmentNotListed(segment)
+        return _open_file(folder, segment, f"{video}/{rung}/{segment}")
+    finally:
+        os.close(folder)
 
 
 _playlist_cache: OrderedDict = OrderedDict()
@@ -197,28 +237,52 @@ def hls_file_response(request, file: ServableFile, *, content_type: str):
     return file_response(request, file, content_type=content_type, cache_control=private_cache_control())
 
 
-def accel_redirect_response(file: ServableFile, *, content_type: str) -> HttpResponse:
-    """An empty answer telling nginx which internal URI to send; nginx handles Range and 304."""
+def accel_redirect_headers(file: ServableFile, *, content_type: str) -> dict[str, str]:
+    """An empty answer's headers telling nginx which internal URI to send; nginx handles Range
+    and 304 itself."""
     prefix = getattr(settings, "HLS_ACCEL_REDIRECT_PREFIX", "/protected-hls/")
-    response = HttpResponse(content_type=content_type)
-    response["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + quote(file.relative)
-    response["Cache-Control"] = private_cache_control()
-    # How long nginx's authorisation cache may reuse this answer for the same URL and credentials.
-    response["X-Accel-Expires"] = str(max(int(getattr(settings, "HLS_ACCEL_AUTH_CACHE_SECONDS", 0)), 0))
+    return {
+        "Content-Type": content_type,
+        "X-Accel-Redirect": prefix.rstrip("/") + "/" + quote(file.relative),
+        "Cache-Control": private_cache_control(),
+        # How long nginx's authorisation cache may reuse this answer for the same URL and credentials.
+        "X-Accel-Expires": str(max(int(getattr(settings, "HLS_ACCEL_AUTH_CACHE_SECONDS", 0)), 0)),
+    }
+
+
+def accel_redirect_response(file: ServableFile, *, content_type: str) -> HttpResponse:
+    response = HttpResponse()
+    for name, value in accel_redirect_headers(file, content_type=content_type).items():
+        response[name] = value
     return response
 
 
-def file_response(request, file: ServableFile, *, content_type: str, cache_control: str):
-    """A 200, 206, 304, 412 or 416 answer for ``file``; the bytes go out by sendfile.
-
-    A 200 or 206 takes ownership of the file's descriptor (the response closes it)."""
-    headers = {
+def file_headers(file: ServableFile, *, content_type: str, cache_control: str) -> dict[str, str]:
+    """The headers of a whole-file answer, apart from Content-Length."""
+    return {
         "Content-Type": content_type,
         "ETag": file.etag,
         "Last-Modified": http_date(file.last_modified),
         "Cache-Control": cache_control,
         "Accept-Ranges": "bytes",
     }
+
+
+def open_for_sendfile(file: ServableFile, start: int = 0):
+    """Take the file's descriptor as a blocking, unbuffered file object positioned at ``start``,
+    which is what a WSGI server's file wrapper hands to ``sendfile(2)``."""
+    descriptor = file.take()
+    os.set_blocking(descriptor, True)
+    handle = os.fdopen(descriptor, "rb", buffering=0)
+    handle.seek(start)
+    return handle
+
+
+def file_response(request, file: ServableFile, *, content_type: str, cache_control: str):
+    """A 200, 206, 304, 412 or 416 answer for ``file``; the bytes go out by sendfile.
+
+    A 200 or 206 takes ownership of the file's descriptor (the response closes it)."""
+    headers = file_headers(file, content_type=content_type, cache_control=cache_control)
     prototype = HttpResponse(headers=headers)
     conditional = get_conditional_response(
         request, etag=file.etag, last_modified=file.last_modified, response=prototype
@@ -235,12 +299,9 @@ def file_response(request, file: ServableFile, *, content_type: str, cache_contr
             response["Accept-Ranges"] = "bytes"
             return response
 
-    descriptor = file.take()
-    os.set_blocking(descriptor, True)
-    handle = os.fdopen(descriptor, "rb", buffering=0)
     start, end = byte_range if byte_range else (0, file.size - 1)
     length = max(end - start + 1, 0)
-    handle.seek(start)
+    handle = open_for_sendfile(file, start)
     response = FileResponse(BoundedFile(handle, length), status=206 if byte_range else 200)
     response.block_size = STREAM_BLOCK_SIZE
     for name, value in headers.items():

@@ -46,6 +46,8 @@ BAD_REQUEST = OpenApiResponse(ErrorSerializer, description="Invalid parameters."
 THUMBNAIL_CACHE_CONTROL = "public, max-age=604800"
 DEFAULT_PAGE_SIZE = 20
 VIDEO_NOT_FOUND = "This video does not exist or is not ready yet."
+FILE_NOT_FOUND = "This file does not exist."
+SEGMENT_NOT_FOUND = "This segment does not exist."
 
 
 # --- Catalogue --------------------------------------------------------------------------------
@@ -231,13 +233,13 @@ class HlsFileView(APIView):
         try:
             return streaming.locate(streaming.hls_root(), str(video_id), *names)
         except streaming.FileNotServable as exc:
-            raise NotFound("This file does not exist.") from exc
+            raise NotFound(FILE_NOT_FOUND) from exc
 
     def serve(self, request, file: streaming.ServableFile, content_type: str):
         try:
             return streaming.hls_file_response(request._request, file, content_type=content_type)
         except streaming.FileNotServable as exc:
-            raise NotFound("This file does not exist.") from exc
+            raise NotFound(FILE_NOT_FOUND) from exc
 
 
 class MasterPlaylistView(HlsFileView):
@@ -276,12 +278,14 @@ class SegmentView(HlsFileView):
     def get(self, request, video_id: int, resolution: str, segment: str):
         rung = self.rung_or_404(resolution, self.renditions_or_404(video_id))
         if not streaming.is_valid_segment(segment):
-            raise NotFound("This segment does not exist.")
-        with self.locate_or_404(video_id, rung, streaming.RUNG_PLAYLIST) as playlist:
-            listed = streaming.playlist_lists(playlist, segment)
-        if not listed:
-            raise NotFound("This segment does not exist.")
-        with self.locate_or_404(video_id, rung, segment) as file:
+            raise NotFound(SEGMENT_NOT_FOUND)
+        try:
+            file = streaming.locate_listed_segment(streaming.hls_root(), str(video_id), rung, segment)
+        except streaming.SegmentNotListed as exc:
+            raise NotFound(SEGMENT_NOT_FOUND) from exc
+        except streaming.FileNotServable as exc:
+            raise NotFound(FILE_NOT_FOUND) from exc
+        with file:
             return self.serve(request, file, streaming.SEGMENT_CONTENT_TYPE)
 
 

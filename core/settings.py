@@ -297,6 +297,13 @@ HLS_CACHE_MAX_AGE = config("HLS_CACHE_MAX_AGE", default=3600, cast=int)
 # In x-accel mode, nginx may reuse Django's authorisation of one URL for the same credentials
 # this many seconds (sent as X-Accel-Expires); 0 asks Django on every request.
 HLS_ACCEL_AUTH_CACHE_SECONDS = config("HLS_ACCEL_AUTH_CACHE_SECONDS", default=10, cast=int)
+# Segment requests, the ones a player makes most, skip Django's middleware and DRF: a WSGI layer
+# in front of Django (video/fast_path.py) answers a plain authorised GET for a listed segment
+# itself, with the same headers, and hands every other request to Django. Each process may reuse
+# an access token's check (user still active) and a video's readiness this many seconds;
+# 0 checks both on every request.
+HLS_FAST_PATH = config("HLS_FAST_PATH", default=True, cast=bool)
+HLS_FAST_PATH_CACHE_SECONDS = config("HLS_FAST_PATH_CACHE_SECONDS", default=5, cast=int)
 
 # --- Security (TLS switches are off by default for local HTTP) ---------------------------------
 SECURE_SSL_REDIRECT = config("SECURE_SSL_REDIRECT", default=False, cast=bool)

@@ -63,7 +63,7 @@ run: setup
 	@trap 'kill $$web $$worker 2>/dev/null; wait' INT TERM EXIT; \
 	$(PY) manage.py rqworker $(RQ_QUEUES) --with-scheduler & worker=$$!; \
 	$(VENV)/bin/gunicorn core.wsgi:application --bind 0.0.0.0:$(PORT) --workers $(WEB_WORKERS) \
-		--access-logfile - & web=$$!; \
+		--worker-class gthread --threads 1 --access-logfile - & web=$$!; \
 	wait -n $$web $$worker
 
 # Tests use their own Redis databases so a running `make run` keeps its queues and cache.

@@ -49,6 +49,8 @@ if [ "$#" -eq 0 ]; then
     set -- gunicorn core.wsgi:application \
         --bind "${GUNICORN_BIND:-0.0.0.0:8000}" \
         --workers "${GUNICORN_WORKERS:-3}" \
+        --worker-class gthread \
+        --threads "${GUNICORN_THREADS:-1}" \
         --timeout "${GUNICORN_TIMEOUT:-120}" \
         --access-logfile - \
         --error-logfile -

@@ -300,9 +300,14 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument(
-        "--worker-class", default="sync", choices=["sync", "gthread"], help="gunicorn worker class"
+        "--worker-class",
+        default="gthread",
+        choices=["sync", "gthread"],
+        help="gunicorn worker class (default gthread, as the image runs it)",
     )
-    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker (default 4)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="threads per gthread worker (default 1, as the image)"
+    )
     parser.add_argument("--only", nargs="*", help="measure only these rows (bars need all of them)")
     options = parser.parse_args()
     for tool in ("wrk", "nginx"):

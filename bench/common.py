@@ -118,7 +118,8 @@ def drop_environment(env: dict) -> None:
 
 @contextlib.contextmanager
 def gunicorn_process(env: dict, *, port: int, workers: int, log_path: Path, extra_args=()):
-    """gunicorn on 127.0.0.1:port with `workers` sync workers, stopped on exit."""
+    """gunicorn on 127.0.0.1:port with `workers` gthread workers of one thread (as the image runs
+    it), stopped on exit."""
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [
@@ -128,6 +129,10 @@ def gunicorn_process(env: dict, *, port: int, workers: int, log_path: Path, extr
                 f"127.0.0.1:{port}",
                 "--workers",
                 str(workers),
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "1",
                 "--backlog",
                 "2048",
                 "--log-level",

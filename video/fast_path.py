@@ -31,7 +31,12 @@ from django.conf import settings
 from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 from django.urls import reverse
+from rest_framework import HTTP_HEADER_ENCODING
+from rest_framework.exceptions import APIException
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
+from authentication.authentication import CookieOrBearerJWTAuthentication
+from authentication.cookies import ACCESS_COOKIE
 from video import selectors, streaming
 from video.cache import MISSING, LocalMemo
 
@@ -111,6 +116,7 @@ class SegmentFastPath:
         self.accel = streaming.serve_mode() == streaming.SERVE_MODE_X_ACCEL
         self.tokens = LocalMemo(size=TOKEN_MEMO_SIZE)
         self.videos = LocalMemo(size=VIDEO_MEMO_SIZE)
+        self.security = "django.middleware.security.SecurityMiddleware" in settings.MIDDLEWARE
         self.headers = self._constant_headers()
         self.cors = "corsheaders.middleware.CorsMiddleware" in settings.MIDDLEWARE
         self.cors_origins = frozenset(cors_settings.CORS_ALLOWED_ORIGINS)
@@ -122,7 +128,6 @@ class SegmentFastPath:
         if cors_settings.CORS_EXPOSE_HEADERS:
             exposed = ", ".join(cors_settings.CORS_EXPOSE_HEADERS)
             self.cors_headers.append(("Access-Control-Expose-Headers", exposed))
-        self.security = "django.middleware.security.SecurityMiddleware" in settings.MIDDLEWARE
         self.proxy_ssl_header = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
         self.ssl_redirect = self.security and settings.SECURE_SSL_REDIRECT
         self.hsts = self._hsts() if self.security and settings.SECURE_HSTS_SECONDS else None
@@ -131,12 +136,7 @@ class SegmentFastPath:
             self.allowed_hosts = [".localhost", "127.0.0.1", "[::1]"]
         self.hosts = LocalMemo(size=HOST_MEMO_SIZE)
         self.hls_root = streaming.hls_root()
-
-        from authentication.authentication import CookieOrBearerJWTAuthentication
-        from authentication.cookies import ACCESS_COOKIE
-
         self.authentication = CookieOrBearerJWTAuthentication()
-        self.access_cookie = ACCESS_COOKIE
 
     def __call__(self, environ, start_response):
         try:
@@ -225,34 +225,29 @@ class SegmentFastPath:
 
     def _authorised(self, environ) -> bool:
         """simplejwt's own checks for the raw token, reused per process for a few seconds."""
-        raw = self._raw_token(environ)
-        if raw is None:
-            return False
-        now = time.time()
-        known = self.tokens.get(raw)
-        if known is not MISSING and now < known[0] and time.monotonic() < known[1]:
-            return True
-        from rest_framework.exceptions import APIException
-        from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
-
         try:
+            raw = self._raw_token(environ)
+            if raw is None:
+                return False
+            known = self.tokens.get(raw)
+            if known is not MISSING and time.time() < known[0] and time.monotonic() < known[1]:
+                return True
             token = self.authentication.get_validated_token(raw)
             self.authentication.get_user(token)
-        except (InvalidToken, AuthenticationFailed, APIException):
+        except APIException:  # simplejwt's InvalidToken and AuthenticationFailed
             return False
         if self.cache_seconds:
             self.tokens.set(raw, (float(token["exp"]), time.monotonic() + self.cache_seconds))
         return True
 
-    def _raw_token(self, environ) -> str | None:
-        header = environ.get("HTTP_AUTHORIZATION")
+    def _raw_token(self, environ) -> bytes | str | None:
+        """The token CookieOrBearerJWTAuthentication would take: from the Authorization header
+        when simplejwt recognises its type, else from the access cookie."""
+        header = environ.get(jwt_settings.AUTH_HEADER_NAME)
         if header is not None:
-            # The Bearer header wins, as in CookieOrBearerJWTAuthentication; any other form of
-            # the header is left to Django.
-            parts = header.split()
-            if len(parts) != 2 or parts[0] != "Bearer":
-                return None
-            return parts[1]
+            raw = self.authentication.get_raw_token(header.encode(HTTP_HEADER_ENCODING))
+            if raw is not None:
+                return raw
         cookies = environ.get("HTTP_COOKIE")
         if not cookies:
             return None
@@ -260,7 +255,7 @@ class SegmentFastPath:
         csrf = jar.get(settings.CSRF_COOKIE_NAME)
         if csrf is not None and not CSRF_COOKIE_FORMAT.fullmatch(csrf):
             return None  # Django's CSRF middleware answers with a fresh cookie
-        return jar.get(self.access_cookie) or None
+        return jar.get(ACCESS_COOKIE) or None
 
     def _renditions(self, video_id: int) -> list[str] | None:
         known = self.videos.get(video_id)
@@ -277,7 +272,7 @@ class SegmentFastPath:
         headers = [("Allow", ALLOW)]
         if "django.middleware.clickjacking.XFrameOptionsMiddleware" in settings.MIDDLEWARE:
             headers.append(("X-Frame-Options", getattr(settings, "X_FRAME_OPTIONS", "DENY").upper()))
-        if "django.middleware.security.SecurityMiddleware" in settings.MIDDLEWARE:
+        if self.security:
             if settings.SECURE_CONTENT_TYPE_NOSNIFF:
                 headers.append(("X-Content-Type-Options", "nosniff"))
             policy = settings.SECURE_REFERRER_POLICY

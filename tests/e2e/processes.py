@@ -196,6 +196,20 @@ def django_env(**overrides) -> dict:
     return env
 
 
+def live_env(settings, **overrides) -> dict:
+    """The environment for a server process that shares this test's database, media folder and
+    SECRET_KEY (which signs the test's tokens; DEBUG is on because production refuses that key)."""
+    from django.db import connection
+
+    return django_env(
+        DB_NAME=connection.settings_dict["NAME"],
+        MEDIA_ROOT=settings.MEDIA_ROOT,
+        SECRET_KEY=settings.SECRET_KEY,
+        DEBUG="True",
+        **overrides,
+    )
+
+
 def manage(env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", *args],

@@ -2,11 +2,10 @@
 
 import pytest
 import requests
-from django.db import connection
 from rest_framework_simplejwt.tokens import AccessToken
 
 from tests.conftest import PASSWORD
-from tests.e2e.processes import admin_session, django_env, gunicorn
+from tests.e2e.processes import admin_session, gunicorn, live_env
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.hostile, pytest.mark.django_db(transaction=True)]
@@ -19,16 +18,6 @@ def bearer(user) -> dict:
 @pytest.fixture
 def users():
     return UserFactory(), UserFactory(is_staff=True)
-
-
-def live_env(settings, **extra):
-    return django_env(
-        DB_NAME=connection.settings_dict["NAME"],
-        MEDIA_ROOT=settings.MEDIA_ROOT,
-        SECRET_KEY=settings.SECRET_KEY,
-        DEBUG="True",
-        **extra,
-    )
 
 
 def test_docs_can_be_restricted_to_staff(settings, tmp_path, users):

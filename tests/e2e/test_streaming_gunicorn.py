@@ -2,10 +2,9 @@
 
 import pytest
 import requests
-from django.db import connection
 from rest_framework_simplejwt.tokens import AccessToken
 
-from tests.e2e.processes import django_env, gunicorn
+from tests.e2e.processes import gunicorn, live_env
 from tests.factories import UserFactory, VideoFactory
 from tests.video.fixtures_streaming import segment_payload, write_hls
 
@@ -13,23 +12,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 SIZE = 256 * 1024
 
 
-def live_env(settings, **extra):
-    return django_env(
-        DB_NAME=connection.settings_dict["NAME"],
-        MEDIA_ROOT=settings.MEDIA_ROOT,
-        SECRET_KEY=settings.SECRET_KEY,
-        DEBUG="True",  # the test's own SECRET_KEY signs the tokens; production refuses it
-        ALLOWED_HOSTS="127.0.0.1",
-        **extra,
-    )
-
-
 def test_segments_stream_over_one_kept_alive_connection_with_the_right_answers(settings, tmp_path):
     user = UserFactory()
     video = VideoFactory(renditions=["360p", "480p"], duration=12.0)
     write_hls(video, size=SIZE)
     prefix = f"/api/video/{video.pk}/480p"
-    with gunicorn(live_env(settings), tmp_path) as web, requests.Session() as player:
+    with (
+        gunicorn(live_env(settings, ALLOWED_HOSTS="127.0.0.1"), tmp_path) as web,
+        requests.Session() as player,
+    ):
         player.headers["Authorization"] = f"Bearer {AccessToken.for_user(user)}"
         for index in range(3):
             answer = player.get(f"{web.url}{prefix}/{index:03d}.ts", timeout=10)
@@ -58,7 +49,9 @@ def test_a_deactivated_viewer_is_refused_at_once_without_the_cache(settings, tmp
     write_hls(video, rungs=("480p",))
     url_path = f"/api/video/{video.pk}/480p/000.ts"
     headers = {"Authorization": f"Bearer {AccessToken.for_user(user)}"}
-    with gunicorn(live_env(settings, HLS_FAST_PATH_CACHE_SECONDS="0"), tmp_path) as web:
+    with gunicorn(
+        live_env(settings, ALLOWED_HOSTS="127.0.0.1", HLS_FAST_PATH_CACHE_SECONDS="0"), tmp_path
+    ) as web:
         assert requests.get(web.url + url_path, headers=headers, timeout=10).status_code == 200
         user.is_active = False
         user.save(update_fields=["is_active"])

@@ -6,12 +6,16 @@ depend on the transcoding code.
 """
 
 import io
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from django.test.client import RequestFactory
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -107,3 +111,50 @@ def ffmpeg_hls_video(db):
         "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=150000,RESOLUTION=160x120\n120p/index.m3u8\n"
     )
     return video
+
+
+class RecordingFileWrapper:
+    """Stands in for gunicorn's wsgi.file_wrapper and records what sendfile would be handed:
+    the descriptor and its offset when the response was built."""
+
+    def __init__(self, filelike, block_size=8192):
+        self.filelike = filelike
+        self.fileno = filelike.fileno()
+        self.offset = os.lseek(self.fileno, 0, os.SEEK_CUR)
+
+    def __iter__(self):
+        return iter(lambda: self.filelike.read(8192), b"")
+
+    def close(self):
+        self.filelike.close()
+
+
+def call_wsgi(application, path: str, method: str = "GET", **environ) -> tuple[int, dict, bytes, object]:
+    """Run one request through a WSGI ``application`` in-process, with RecordingFileWrapper as
+    the server's file wrapper. Returns the status, the headers (lower-case names), the body and
+    the iterable the application returned."""
+    request_environ = RequestFactory().generic(method, path).environ
+    request_environ.update(
+        {"HTTP_HOST": "testserver", "wsgi.file_wrapper": RecordingFileWrapper, "wsgi.input": io.BytesIO()}
+    )
+    request_environ.update(environ)
+    answer = {}
+
+    def start_response(status, response_headers, exc_info=None):
+        answer["status"] = int(status.split()[0])
+        answer["headers"] = {name.lower(): value for name, value in response_headers}
+
+    # As Django's test client does: keep the test's database connection across the request.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        result = application(request_environ, start_response)
+        try:
+            body = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    return answer["status"], answer["headers"], body, result

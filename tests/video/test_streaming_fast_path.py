@@ -5,23 +5,19 @@ answer exactly as Django would (status, headers and bytes) or hand the request t
 WSGI applications are called in-process, against the real test database and files.
 """
 
-import io
-import os
 import re
 import time
 from datetime import timedelta
 
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from django.middleware.csrf import get_token
 from django.test.client import RequestFactory
 from rest_framework_simplejwt.tokens import AccessToken
 
 from tests.factories import UserFactory
 from tests.video import fixtures_streaming
-from tests.video.fixtures_streaming import segment_payload
+from tests.video.fixtures_streaming import RecordingFileWrapper, call_wsgi, segment_payload
 from video import fast_path
 from video.models import Video
 
@@ -30,20 +26,6 @@ SPA = "http://localhost:5500"
 SEGMENT = "/api/video/{id}/480p/001.ts"
 
 pytestmark = pytest.mark.django_db
-
-
-class FileWrapper:
-    """Stands in for gunicorn's wsgi.file_wrapper and records the descriptor's offset."""
-
-    def __init__(self, filelike, block_size=8192):
-        self.filelike = filelike
-        self.offset = os.lseek(filelike.fileno(), 0, os.SEEK_CUR)
-
-    def __iter__(self):
-        return iter(lambda: self.filelike.read(8192), b"")
-
-    def close(self):
-        self.filelike.close()
 
 
 class CountingDjango:
@@ -58,38 +40,12 @@ class CountingDjango:
         return self.handler(environ, start_response)
 
 
-def call(application, path: str, method: str = "GET", **headers) -> tuple[int, dict, bytes, object]:
-    environ = RequestFactory().generic(method, path).environ
-    environ.update({"HTTP_HOST": "testserver", "wsgi.file_wrapper": FileWrapper, "wsgi.input": io.BytesIO()})
-    environ.update(headers)
-    answer = {}
-
-    def start_response(status, response_headers, exc_info=None):
-        answer["status"] = int(status.split()[0])
-        answer["headers"] = {name.lower(): value for name, value in response_headers}
-
-    # As Django's test client does: keep the test's database connection across the request.
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        result = application(environ, start_response)
-        try:
-            body = b"".join(result)
-        finally:
-            if hasattr(result, "close"):
-                result.close()
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
-    return answer["status"], answer["headers"], body, result
-
-
 def both(path: str, method: str = "GET", **headers):
     """The fast path's answer, whether Django answered it, and Django's own answer."""
     django = CountingDjango()
     fast = fast_path.SegmentFastPath(django)
-    answered = call(fast, path, method, **headers)
-    expected = call(WSGIHandler(), path, method, **headers)
+    answered = call_wsgi(fast, path, method, **headers)
+    expected = call_wsgi(WSGIHandler(), path, method, **headers)
     return answered, django.calls, expected
 
 
@@ -148,7 +104,7 @@ def test_fast_path_answers_a_listed_segment_exactly_as_django_does(user, hls_vid
         assert answered[1]["content-type"] == "video/MP2T"
         assert answered[2] == segment_payload("480p", 1)
         # The bytes go to the server's file wrapper (sendfile), from the first byte.
-        assert isinstance(answered[3], FileWrapper) and answered[3].offset == 0
+        assert isinstance(answered[3], RecordingFileWrapper) and answered[3].offset == 0
     if scenario == "spa-origin":
         assert answered[1]["access-control-allow-origin"] == SPA
         assert answered[1]["access-control-allow-credentials"] == "true"
@@ -159,9 +115,9 @@ def test_fast_path_answers_a_listed_segment_exactly_as_django_does(user, hls_vid
 def test_a_cached_authorisation_answers_without_any_query(user, hls_video, django_assert_num_queries):
     fast = fast_path.SegmentFastPath(CountingDjango())
     headers = bearer(user)
-    assert call(fast, f"/api/video/{hls_video.pk}/480p/000.ts", **headers)[0] == 200
+    assert call_wsgi(fast, f"/api/video/{hls_video.pk}/480p/000.ts", **headers)[0] == 200
     with django_assert_num_queries(0):
-        status, _, body, _ = call(fast, f"/api/video/{hls_video.pk}/480p/002.ts", **headers)
+        status, _, body, _ = call_wsgi(fast, f"/api/video/{hls_video.pk}/480p/002.ts", **headers)
     assert (status, body) == (200, segment_payload("480p", 2))
 
 
@@ -289,14 +245,14 @@ def test_a_deactivated_user_is_refused_once_the_cached_check_expires(user, hls_v
     django = CountingDjango()
     fast = fast_path.SegmentFastPath(django)
     path, headers = f"/api/video/{hls_video.pk}/480p/001.ts", bearer(user)
-    assert call(fast, path, **headers)[0] == 200
+    assert call_wsgi(fast, path, **headers)[0] == 200
 
     user.is_active = False
     user.save(update_fields=["is_active"])
     clock.advance(4)
-    assert call(fast, path, **headers)[0] == 200  # within HLS_FAST_PATH_CACHE_SECONDS
+    assert call_wsgi(fast, path, **headers)[0] == 200  # within HLS_FAST_PATH_CACHE_SECONDS
     clock.advance(2)
-    status, _, body, _ = call(fast, path, **headers)
+    status, _, body, _ = call_wsgi(fast, path, **headers)
     assert status == 401 and b"detail" in body
     assert django.calls == 1
 
@@ -305,10 +261,10 @@ def test_an_unpublished_video_stops_streaming_once_the_cached_check_expires(user
     settings.HLS_FAST_PATH_CACHE_SECONDS = 5
     fast = fast_path.SegmentFastPath(CountingDjango())
     path, headers = f"/api/video/{hls_video.pk}/480p/001.ts", bearer(user)
-    assert call(fast, path, **headers)[0] == 200
+    assert call_wsgi(fast, path, **headers)[0] == 200
     Video.objects.filter(pk=hls_video.pk).update(status=Video.Status.FAILED)
     clock.advance(6)
-    assert call(fast, path, **headers)[0] == 404
+    assert call_wsgi(fast, path, **headers)[0] == 404
 
 
 def test_a_cached_token_is_never_used_past_its_expiry(user, hls_video, settings):
@@ -317,19 +273,19 @@ def test_a_cached_token_is_never_used_past_its_expiry(user, hls_video, settings)
     token = AccessToken.for_user(user)
     token.set_exp(lifetime=timedelta(seconds=2))
     path, headers = f"/api/video/{hls_video.pk}/480p/001.ts", {"HTTP_AUTHORIZATION": f"Bearer {token}"}
-    assert call(fast, path, **headers)[0] == 200
+    assert call_wsgi(fast, path, **headers)[0] == 200
     time.sleep(2.5)
-    assert call(fast, path, **headers)[0] == 401
+    assert call_wsgi(fast, path, **headers)[0] == 401
 
 
 def test_with_no_cache_every_request_checks_the_user_again(user, hls_video, settings):
     settings.HLS_FAST_PATH_CACHE_SECONDS = 0
     fast = fast_path.SegmentFastPath(CountingDjango())
     path, headers = f"/api/video/{hls_video.pk}/480p/001.ts", bearer(user)
-    assert call(fast, path, **headers)[0] == 200
+    assert call_wsgi(fast, path, **headers)[0] == 200
     user.is_active = False
     user.save(update_fields=["is_active"])
-    assert call(fast, path, **headers)[0] == 401
+    assert call_wsgi(fast, path, **headers)[0] == 401
 
 
 # --- When it is on ----------------------------------------------------------------------------

@@ -1,21 +1,23 @@
 """HTTP behaviour of playlists, segments and thumbnails: Range, 304, caching headers, sendfile, X-Accel."""
 
-import io
 import os
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
-from django.core.signals import request_started
-from django.db import close_old_connections
-from django.test.client import RequestFactory
 from django.utils.http import http_date
 from rest_framework_simplejwt.tokens import AccessToken
 
 from tests.factories import VideoFactory
 from tests.video import fixtures_streaming
-from tests.video.fixtures_streaming import SEGMENT_BYTES, segment_payload, write_thumbnail
+from tests.video.fixtures_streaming import (
+    SEGMENT_BYTES,
+    RecordingFileWrapper,
+    call_wsgi,
+    segment_payload,
+    write_thumbnail,
+)
 
 hls_video = fixtures_streaming.hls_video
 
@@ -176,23 +178,6 @@ def test_cors_lets_the_spa_read_segments_with_credentials(bearer_client, segment
 # --- Sendfile ---------------------------------------------------------------------------------
 
 
-class RecordingFileWrapper:
-    """Stands in for gunicorn's wsgi.file_wrapper and records what it was handed."""
-
-    instances: list = []
-
-    def __init__(self, filelike, block_size=8192):
-        self.filelike = filelike
-        self.offset = os.lseek(filelike.fileno(), 0, os.SEEK_CUR)
-        RecordingFileWrapper.instances.append(self)
-
-    def __iter__(self):
-        return iter(lambda: self.filelike.read(8192), b"")
-
-    def close(self):
-        self.filelike.close()
-
-
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("range_header", "offset", "length"), [(None, 0, SEGMENT_BYTES), ("bytes=1000-1999", 1000, 1000)]
@@ -200,38 +185,19 @@ class RecordingFileWrapper:
 def test_under_a_wsgi_server_the_file_goes_to_wsgi_file_wrapper_at_the_range_offset(
     user, hls_video, segment_bytes, range_header, offset, length
 ):
-    RecordingFileWrapper.instances = []
-    environ = RequestFactory().get(f"/api/video/{hls_video.pk}/480p/001.ts").environ
-    environ.update(
-        {
-            "HTTP_AUTHORIZATION": f"Bearer {AccessToken.for_user(user)}",
-            "wsgi.file_wrapper": RecordingFileWrapper,
-            "wsgi.input": io.BytesIO(b""),
-        }
-    )
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {AccessToken.for_user(user)}"}
     if range_header:
-        environ["HTTP_RANGE"] = range_header
-    started = {}
+        headers["HTTP_RANGE"] = range_header
 
-    def start_response(status, headers):
-        started["status"], started["headers"] = status, dict(headers)
+    _, answer, body, result = call_wsgi(WSGIHandler(), f"/api/video/{hls_video.pk}/480p/001.ts", **headers)
 
-    # As Django's test client does: keep the test's database connection open across the request.
-    request_started.disconnect(close_old_connections)
-    try:
-        result = WSGIHandler()(environ, start_response)
-    finally:
-        request_started.connect(close_old_connections)
-    try:
-        assert isinstance(result, RecordingFileWrapper)
-        # What gunicorn's sendfile uses: a real descriptor positioned at the first byte, and
-        # Content-Length bytes to send from there.
-        assert result.offset == offset
-        assert int(started["headers"]["Content-Length"]) == length
-        assert isinstance(result.filelike.fileno(), int)
-        assert b"".join(result) == segment_bytes[offset : offset + length]
-    finally:
-        result.close()
+    assert isinstance(result, RecordingFileWrapper)
+    # What gunicorn's sendfile uses: a real descriptor positioned at the first byte, and
+    # Content-Length bytes to send from there.
+    assert result.offset == offset
+    assert int(answer["content-length"]) == length
+    assert isinstance(result.fileno, int)
+    assert body == segment_bytes[offset : offset + length]
 
 
 # --- X-Accel-Redirect mode --------------------------------------------------------------------

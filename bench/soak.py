@@ -69,7 +69,7 @@ def main() -> int:
         redis_db=10,
         cache_db=11,
         media_root=work / "media",
-        extra={"VIDEO_ALLOWED_RESOLUTIONS": "360p,480p,720p", "SECRET_KEY": secrets.token_urlsafe(50)},
+        extra={"VIDEO_RUNGS": "360p,480p,720p", "SECRET_KEY": secrets.token_urlsafe(50)},
     )
     os.environ.update(env)
 
@@ -81,7 +81,7 @@ def main() -> int:
 
     from authentication.models import User
     from video.models import Category, Video
-    from video.services import video_create
+    from video.pipeline.services import video_create
 
     worker = None
     try:
@@ -124,7 +124,7 @@ def main() -> int:
                 source=seed.source.name,
                 thumbnail=seed.thumbnail.name,
                 status=Video.Status.READY,
-                renditions=seed.renditions,
+                rungs=seed.rungs,
                 duration=seed.duration,
                 job_id="",
             )

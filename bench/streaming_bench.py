@@ -102,7 +102,7 @@ def seed(work: Path) -> dict:
     from rest_framework_simplejwt.tokens import AccessToken
 
     from authentication.models import User
-    from video.cache import catalogue_invalidate
+    from video.catalogue.cache import catalogue_invalidate
     from video.models import Category, Video
 
     media = work / "media"
@@ -123,7 +123,7 @@ def seed(work: Path) -> dict:
                 source=f"sources/bench-{index}.mp4",
                 status=Video.Status.READY,
                 duration=600.0,
-                renditions=["360p", "480p", "720p"],
+                rungs=["360p", "480p", "720p"],
             )
         )
     Video.objects.bulk_create(videos)

@@ -7,7 +7,7 @@ Game-of-Life pattern and film grain, so every frame moves and carries detail; si
 
 * baseline: one ffmpeg per rung (480p, 720p, 1080p), run one after another, each
   `-vf scale=-2:H -c:v libx264 -c:a aac -hls_time 6 -hls_playlist_type vod` with x264's defaults;
-* pipeline: `video.ffmpeg` with the project's settings (one decode, split, VIDEO_X264_PRESET,
+* pipeline: `video.pipeline.ffmpeg` with the project's settings (one decode, split, VIDEO_X264_PRESET,
   VIDEO_X264_CRF, capped bitrates) for the same three rungs, then for the full default ladder.
 
 Bars (the exit status is 1 when one is missed):
@@ -18,7 +18,7 @@ Bars (the exit status is 1 when one is missed):
 * the five-rung ladder is reported as seconds of video per second of wall time;
 * peak RSS of the worker process itself (not ffmpeg) < 200 MB while it runs the real RQ job for a
   >= 2 GiB source. That source is raw 1080p video (cheap to make, ~93 MB per second of video), run
-  through `video.tasks.transcode_video` by an `rq.SimpleWorker` in a child process against a
+  through `video.pipeline.tasks.transcode_video` by an `rq.SimpleWorker` in a child process against a
   throw-away database (`test_<DB_NAME>_bench`) and the Redis of REDIS_HOST/REDIS_DB, whose
   "transcode" queue must be empty.
 """
@@ -39,7 +39,8 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BASE_DIR))
 
-from video import ffmpeg as vf  # noqa: E402 - after the path is set
+from video.pipeline.ffmpeg import encode, ladder  # noqa: E402 - after the path is set
+from video.pipeline.ffmpeg import probe as ffprobe  # noqa: E402
 
 THREE_RUNGS = ["480p", "720p", "1080p"]
 FULL_LADDER = ["120p", "360p", "480p", "720p", "1080p"]
@@ -93,7 +94,7 @@ def run_baseline(source: Path, out: Path) -> float:
     shutil.rmtree(out, ignore_errors=True)
     started = time.monotonic()
     for rung in THREE_RUNGS:
-        height = vf.RUNGS[rung].height
+        height = ladder.RUNGS[rung].height
         folder = out / rung
         folder.mkdir(parents=True)
         run(
@@ -109,19 +110,18 @@ def run_pipeline(source: Path, out: Path, rungs: list[str], settings: dict) -> t
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     started = time.monotonic()
-    probe = vf.probe(source)
-    plan = vf.build_plan(
+    plan = ladder.build_plan(
         source=source,
         output_dir=out,
-        probe_result=probe,
+        probe_result=ffprobe.probe(source),
         rung_names=rungs,
         segment_seconds=settings["segment_seconds"],
-        preset=settings["preset"],
-        crf=settings["crf"],
-        x264_params=settings["x264_params"],
+        encoder=ladder.EncoderSettings(
+            preset=settings["preset"], crf=settings["crf"], x264_params=settings["x264_params"]
+        ),
     )
-    renditions = vf.transcode(plan, log_path=out.parent / f"{out.name}.log")
-    return time.monotonic() - started, renditions
+    rungs_made = encode.transcode(plan, log_path=out.parent / f"{out.name}.log")
+    return time.monotonic() - started, rungs_made
 
 
 def ssim(rendition_playlist: Path, source: Path) -> float:
@@ -175,8 +175,8 @@ def memory_child(big_source: Path) -> None:
     from django.db import connection, transaction
     from rq import SimpleWorker
 
-    from video import services
     from video.models import Category, Video
+    from video.pipeline import services
 
     queue = django_rq.get_queue("transcode")
     if queue.count:
@@ -200,7 +200,7 @@ def memory_child(big_source: Path) -> None:
                 {
                     "status": video.status,
                     "error": video.error[-500:],
-                    "renditions": video.renditions,
+                    "rungs": video.rungs,
                     "duration": video.duration,
                     "seconds": seconds,
                     "rss_before_job_mb": before,
@@ -229,7 +229,7 @@ def compare(args, work: Path, settings: dict, rows: list) -> tuple[Path, float]:
     """Baseline against pipeline on the 1080p source; appends table rows; returns the source."""
     source = work / f"source-1080p-{args.seconds}s-v2.mp4"
     make_source(source, args.seconds)
-    duration = vf.probe(source).duration
+    duration = ffprobe.probe(source).duration
 
     print("Baseline: one ffmpeg per rung, x264 defaults ...", flush=True)
     baseline_seconds = run_baseline(source, work / "baseline")
@@ -238,7 +238,7 @@ def compare(args, work: Path, settings: dict, rows: list) -> tuple[Path, float]:
     pipeline_seconds, _ = run_pipeline(source, work / "pipeline", THREE_RUNGS, settings)
     print(f"  {pipeline_seconds:.1f} s", flush=True)
     print("Pipeline, full default ladder ...", flush=True)
-    full_seconds, full_renditions = run_pipeline(source, work / "pipeline-full", FULL_LADDER, settings)
+    full_seconds, full_rungs = run_pipeline(source, work / "pipeline-full", FULL_LADDER, settings)
     print(f"  {full_seconds:.1f} s", flush=True)
 
     print("SSIM against the source scaled to each rung ...", flush=True)
@@ -262,7 +262,7 @@ def compare(args, work: Path, settings: dict, rows: list) -> tuple[Path, float]:
     )  # fmt: skip
     rows.append(
         ("5-rung ladder: video s per wall s", "-", f"{duration / full_seconds:.2f}",
-         f"({full_seconds:.1f} s for {duration:.0f} s: {', '.join(r.name for r in full_renditions)})", True),
+         f"({full_seconds:.1f} s for {duration:.0f} s: {', '.join(r.name for r in full_rungs)})", True),
     )  # fmt: skip
 
     return source, duration
@@ -301,7 +301,7 @@ def main() -> int:
         rows.append(
             ("worker peak RSS, 2 GiB source (MB)", "-", f"{report['peak_rss_mb']:.0f}",
              f"< {MEMORY_LIMIT_MB} (job {report['status']}, {report['seconds']:.0f} s, "
-             f"{', '.join(report['renditions'])}; {report['rss_before_job_mb']:.0f} MB before the job)", ok),
+             f"{', '.join(report['rungs'])}; {report['rss_before_job_mb']:.0f} MB before the job)", ok),
         )  # fmt: skip
         if not args.keep:
             big.unlink(missing_ok=True)

@@ -10,7 +10,7 @@ from http import HTTPStatus
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.views import exception_handler, set_rollback
 
 VALIDATION_SUMMARY = "Some of the submitted values are invalid."
@@ -36,6 +36,13 @@ def status_message(status: int) -> str:
         return HTTPStatus(status).phrase + "."
     except ValueError:
         return "The request failed."
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The shape above, for the OpenAPI schema of every endpoint."""
+
+    detail = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
 
 
 def error_body(detail: str, errors: dict | None = None) -> dict:

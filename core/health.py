@@ -12,6 +12,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rq import Worker
 
+from core.exceptions import ErrorSerializer
+
 
 def _check_database() -> str | None:
     with connection.cursor() as cursor:
@@ -75,11 +77,6 @@ def run_checks(names=None) -> dict[str, dict]:
 class HealthCheckSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
     error = serializers.CharField(required=False)
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
 
 
 class HealthSerializer(serializers.Serializer):

@@ -149,7 +149,7 @@ RQ_SHOW_ADMIN_LINK = True
 # Seconds between a worker's maintenance runs (RQ's registry cleanup and the stale-video sweep).
 RQ_MAINTENANCE_INTERVAL = config("RQ_MAINTENANCE_INTERVAL", default=60, cast=int)
 # The worker class adds the video pipeline's stale-job sweep to RQ's periodic maintenance.
-RQ = {"WORKER_CLASS": "video.tasks.VideoflixWorker"}
+RQ = {"WORKER_CLASS": "video.pipeline.tasks.VideoflixWorker"}
 
 CACHES = {
     "default": {
@@ -188,7 +188,7 @@ STORAGES = {
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # The first handler stops writing a file to disk once it passes VIDEO_MAX_UPLOAD_MB.
 FILE_UPLOAD_HANDLERS = [
-    "video.uploads.SizeLimitUploadHandler",
+    "video.pipeline.uploads.SizeLimitUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
@@ -266,11 +266,10 @@ EMAIL_VERIFICATION_PATH = config("EMAIL_VERIFICATION_PATH", default="/verify-ema
 PASSWORD_RESET_PATH = config("PASSWORD_RESET_PATH", default="/reset-password")
 
 # --- Video pipeline ---------------------------------------------------------------------------
-VIDEO_ALLOWED_RESOLUTIONS = config(
-    "VIDEO_ALLOWED_RESOLUTIONS", default="120p,360p,480p,720p,1080p", cast=Csv()
-)
+# The rungs of the HLS ladder to produce (a source never gets rungs taller than itself).
+VIDEO_RUNGS = config("VIDEO_RUNGS", default="120p,360p,480p,720p,1080p", cast=Csv())
 VIDEO_MAX_UPLOAD_MB = config("VIDEO_MAX_UPLOAD_MB", default=4096, cast=int)
-# Transcoding (video/ffmpeg.py): x264 speed/quality trade-off and HLS segment length.
+# Transcoding (video/pipeline/ffmpeg/): x264 speed/quality trade-off and HLS segment length.
 VIDEO_X264_PRESET = config("VIDEO_X264_PRESET", default="veryfast")
 VIDEO_X264_CRF = config("VIDEO_X264_CRF", default=23, cast=int)
 # Extra x264 options on top of the preset: a cheaper motion search and fewer partition types
@@ -285,25 +284,18 @@ VIDEO_STALE_AFTER_SECONDS = config("VIDEO_STALE_AFTER_SECONDS", default=120, cas
 # The largest request body Django reads into memory (non-file fields); files stream to disk.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-# --- Streaming (video/streaming.py, docs/STREAMING.md) -----------------------------------------
-# "django": gunicorn sends playlists and segments itself (sendfile); "x-accel": Django only
-# authorises and nginx sends the file from the internal location below (nginx/videoflix.conf).
-HLS_SERVE_MODE = config("HLS_SERVE_MODE", default="django")
-if HLS_SERVE_MODE not in ("django", "x-accel"):
-    sys.exit(f'HLS_SERVE_MODE must be "django" or "x-accel", not {HLS_SERVE_MODE!r}.')
-HLS_ACCEL_REDIRECT_PREFIX = config("HLS_ACCEL_REDIRECT_PREFIX", default="/protected-hls/")
+# --- Streaming (video/streaming/, docs/STREAMING.md) ------------------------------------------
 # Browsers may keep playlists and segments this many seconds (Cache-Control: private).
 HLS_CACHE_MAX_AGE = config("HLS_CACHE_MAX_AGE", default=3600, cast=int)
-# In x-accel mode, nginx may reuse Django's authorisation of one URL for the same credentials
-# this many seconds (sent as X-Accel-Expires); 0 asks Django on every request.
-HLS_ACCEL_AUTH_CACHE_SECONDS = config("HLS_ACCEL_AUTH_CACHE_SECONDS", default=10, cast=int)
-# Segment requests, the ones a player makes most, skip Django's middleware and DRF: a WSGI layer
-# in front of Django (video/fast_path.py) answers a plain authorised GET for a listed segment
-# itself, with the same headers, and hands every other request to Django. Each process may reuse
-# an access token's check (user still active) and a video's readiness this many seconds;
-# 0 checks both on every request.
-HLS_FAST_PATH = config("HLS_FAST_PATH", default=True, cast=bool)
-HLS_FAST_PATH_CACHE_SECONDS = config("HLS_FAST_PATH_CACHE_SECONDS", default=5, cast=int)
+# Segment URIs in a rung playlist are signed for the viewer (HMAC-SHA256). The key: HLS_SIGNING_KEY,
+# or one derived from SECRET_KEY when it is empty; nginx needs it set (it cannot derive it).
+HLS_SIGNING_KEY = config("HLS_SIGNING_KEY", default="")
+if HLS_SIGNING_KEY and len(HLS_SIGNING_KEY) < 32 and not DEBUG:
+    sys.exit("Refusing to start: HLS_SIGNING_KEY is shorter than 32 characters; set a long random value.")
+# How long a signed segment URL stays valid: the longest film plus a long pause (docs/STREAMING.md).
+HLS_SIGNED_URL_SECONDS = config("HLS_SIGNED_URL_SECONDS", default=8 * 3600, cast=int)
+# Expiry times are rounded up to this window, so a playlist fetched again within it is the same.
+HLS_SIGNED_URL_WINDOW_SECONDS = config("HLS_SIGNED_URL_WINDOW_SECONDS", default=300, cast=int)
 
 # --- Security (TLS switches are off by default for local HTTP) ---------------------------------
 SECURE_SSL_REDIRECT = config("SECURE_SSL_REDIRECT", default=False, cast=bool)

@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.health import health
-from video import views as video_views
+from video.streaming import views as streaming_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -17,5 +17,5 @@ urlpatterns = [
 
 # Thumbnails are public: served here with or without DEBUG (nginx serves them first when present).
 urlpatterns += [
-    path("media/thumbnails/<path:name>", video_views.thumbnail, name="thumbnail"),
+    path("media/thumbnails/<path:name>", streaming_views.thumbnail, name="thumbnail"),
 ]

@@ -1,4 +1,5 @@
-"""WSGI entry point for gunicorn: Django, behind the HLS segment fast path (video/fast_path.py)."""
+"""WSGI entry point for gunicorn: Django, with signed HLS segment URLs answered in front of it
+(video/streaming/signed.py)."""
 
 import os
 
@@ -8,6 +9,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
 
 django_application = get_wsgi_application()
 
-from video.fast_path import with_segment_fast_path  # noqa: E402 - needs the app registry above
+from video.streaming.signed import SignedSegments  # noqa: E402 - needs the app registry above
 
-application = with_segment_fast_path(django_application)
+application = SignedSegments(django_application)

@@ -2,15 +2,24 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.html import format_html
 
-from video import services
-from video.forms import VideoAdminForm
 from video.models import Category, Video
-from video.uploads import OVERSIZED_ATTRIBUTE
+from video.pipeline import services
+from video.pipeline.uploads import OVERSIZED_ATTRIBUTE, VideoAdminForm
 
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
     search_fields = ["name"]
+
+    def save_model(self, request, obj, form, change):
+        services.category_save(category=obj)
+
+    def delete_model(self, request, obj):
+        services.category_delete(category=obj)
+
+    def delete_queryset(self, request, queryset):
+        for category in queryset:
+            services.category_delete(category=category)
 
 
 @admin.register(Video)
@@ -22,7 +31,7 @@ class VideoAdmin(admin.ModelAdmin):
         "status",
         "progress_display",
         "duration_display",
-        "rungs",
+        "rungs_display",
         "created_at",
     ]
     list_filter = ["status", "category"]
@@ -36,7 +45,7 @@ class VideoAdmin(admin.ModelAdmin):
         "duration",
         "source_width",
         "source_height",
-        "renditions",
+        "rungs",
         "original_filename",
         "job_id",
         "attempts",
@@ -55,7 +64,7 @@ class VideoAdmin(admin.ModelAdmin):
                     "error_display",
                     "duration",
                     ("source_width", "source_height"),
-                    "renditions",
+                    "rungs",
                     "original_filename",
                     "job_id",
                     "attempts",
@@ -78,8 +87,8 @@ class VideoAdmin(admin.ModelAdmin):
         return f"{minutes}:{seconds:02d}"
 
     @admin.display(description="Rungs")
-    def rungs(self, video):
-        return ", ".join(video.renditions or []) or "-"
+    def rungs_display(self, video):
+        return ", ".join(video.rungs or []) or "-"
 
     @admin.display(description="Error")
     def error_display(self, video):
@@ -95,7 +104,7 @@ class VideoAdmin(admin.ModelAdmin):
         return form
 
     def save_model(self, request, obj, form, change):
-        services.video_save(video=obj)
+        services.video_save(video=obj, probe=form.probe_result)
 
     def delete_model(self, request, obj):
         services.video_delete(video=obj)

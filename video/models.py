@@ -54,8 +54,9 @@ class Video(models.Model):
     duration = models.FloatField(null=True, blank=True, help_text="Seconds.")
     source_width = models.PositiveIntegerField(null=True, blank=True)
     source_height = models.PositiveIntegerField(null=True, blank=True)
-    renditions = models.JSONField(
-        default=list, blank=True, help_text='Rungs produced, e.g. ["360p", "480p"].'
+    rungs = models.JSONField(default=list, blank=True, help_text='Rungs produced, e.g. ["360p", "480p"].')
+    source_probe = models.JSONField(
+        null=True, blank=True, help_text="What the upload check read from the source (ffprobe)."
     )
     job_id = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)

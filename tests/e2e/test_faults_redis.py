@@ -51,7 +51,7 @@ def test_upload_during_a_redis_outage_is_queued_once_redis_is_back(tmp_path, set
             REDIS_PORT=redis_server.port,
             REDIS_DB=0,
             REDIS_LOCATION=f"redis://127.0.0.1:{redis_server.port}/1",
-            VIDEO_ALLOWED_RESOLUTIONS="120p,360p",
+            VIDEO_RUNGS="120p,360p",
             VIDEO_STALE_AFTER_SECONDS=1,
             RQ_MAINTENANCE_INTERVAL=3,
         )
@@ -103,7 +103,7 @@ def test_upload_during_a_redis_outage_is_queued_once_redis_is_back(tmp_path, set
                 f"status {Video.objects.get(pk=video.pk).status}\n" + worker.log()
             )
             video.refresh_from_db()
-            assert video.renditions == ["120p", "360p"]
+            assert video.rungs == ["120p", "360p"]
             master = Path(settings.MEDIA_ROOT) / "hls" / str(video.pk) / "master.m3u8"
             assert "360p/index.m3u8" in master.read_text()
             assert worker.process.poll() is None, "the worker died during the outage"

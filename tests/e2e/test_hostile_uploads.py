@@ -16,7 +16,7 @@ from django.db import connection
 
 from tests.factories import CategoryFactory
 from video.models import Video
-from video.services import video_delete
+from video.pipeline.services import video_delete
 
 pytestmark = [pytest.mark.hostile, pytest.mark.django_db(transaction=True)]
 
@@ -107,7 +107,7 @@ def test_every_hostile_upload_is_refused_or_ends_ready_or_failed_and_leaves_noth
     settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "upload-tmp")
     Path(settings.FILE_UPLOAD_TEMP_DIR).mkdir()
     settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024  # the larger files stream to disk
-    settings.VIDEO_ALLOWED_RESOLUTIONS = ["120p", "360p", "1080p"]
+    settings.VIDEO_RUNGS = ["120p", "360p", "1080p"]
     media_root = Path(settings.MEDIA_ROOT)
     category = CategoryFactory(name="Hostile")
     client.force_login(staff_user)
@@ -152,7 +152,7 @@ def test_every_hostile_upload_is_refused_or_ends_ready_or_failed_and_leaves_noth
     env.update(
         DB_NAME=connection.settings_dict["NAME"],
         MEDIA_ROOT=str(media_root),
-        VIDEO_ALLOWED_RESOLUTIONS="120p,360p,1080p",
+        VIDEO_RUNGS="120p,360p,1080p",
         VIDEO_TRANSCODE_RETRIES="0",
     )
     worker = subprocess.run(
@@ -175,9 +175,9 @@ def test_every_hostile_upload_is_refused_or_ends_ready_or_failed_and_leaves_noth
             assert not hls.exists(), name
         else:
             assert (hls / "master.m3u8").is_file(), name
-            assert video.renditions, name
+            assert video.rungs, name
     assert accepted["traversal-unicode-name"].status == Video.Status.READY
-    assert accepted["8k"].renditions[-1:] in (["1080p"], []), accepted["8k"].renditions
+    assert accepted["8k"].rungs[-1:] in (["1080p"], []), accepted["8k"].rungs
     assert list((media_root / "hls").glob(".tmp-*")) == []
 
     for video in accepted.values():

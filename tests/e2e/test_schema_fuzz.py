@@ -57,7 +57,7 @@ def write_hls(media_root: Path, video_id: int, rungs: list[str]) -> None:
 def live_app(tmp_path, settings):
     media_root = Path(settings.MEDIA_ROOT)
     user = UserFactory()
-    videos = [VideoFactory(renditions=["360p", "480p"], duration=1.0) for _ in range(3)]
+    videos = [VideoFactory(rungs=["360p", "480p"], duration=1.0) for _ in range(3)]
     for video in videos:
         write_hls(media_root, video.id, ["360p", "480p"])
     env = django_env(

@@ -141,7 +141,7 @@ def truncated_faststart_mp4(media_dir, landscape_clip):
 @pytest.fixture(autouse=True)
 def _pipeline_settings(settings):
     """The default ladder, short segments and a fast preset keep each transcode to about a second."""
-    settings.VIDEO_ALLOWED_RESOLUTIONS = ["120p", "360p", "480p", "720p", "1080p"]
+    settings.VIDEO_RUNGS = ["120p", "360p", "480p", "720p", "1080p"]
     settings.VIDEO_HLS_SEGMENT_SECONDS = 2
     settings.VIDEO_X264_PRESET = "veryfast"
     settings.VIDEO_TRANSCODE_RETRIES = 2

@@ -79,7 +79,7 @@ def bearer_client_for(user) -> APIClient:
 @pytest.fixture
 def hls_video(db):
     """A ready video with 360p and 480p rungs of three small segments each."""
-    video = VideoFactory(renditions=["360p", "480p"], duration=12.0)
+    video = VideoFactory(rungs=["360p", "480p"], duration=12.0)
     write_hls(video)
     return video
 
@@ -94,7 +94,7 @@ def ffmpeg_hls_video(db):
     """A ready video whose 120p rung is real HLS written by ffmpeg (2 s test pattern, 1 s segments)."""
     if shutil.which("ffmpeg") is None:
         pytest.fail("ffmpeg is required for the streaming tests")
-    video = VideoFactory(renditions=["120p"], duration=2.0)
+    video = VideoFactory(rungs=["120p"], duration=2.0)
     folder = Path(settings.MEDIA_ROOT) / "hls" / str(video.pk) / "120p"
     folder.mkdir(parents=True)
     subprocess.run(

@@ -162,7 +162,7 @@ def test_editing_the_title_does_not_requeue_but_replacing_the_source_does(
 
 def test_admin_list_shows_status_progress_duration_and_rungs_and_filters(admin_client):
     drama, comedy = CategoryFactory(name="Drama"), CategoryFactory(name="Comedy")
-    VideoFactory(title="Ready one", category=drama, duration=125.4, renditions=["120p", "360p"])
+    VideoFactory(title="Ready one", category=drama, duration=125.4, rungs=["120p", "360p"])
     VideoFactory(title="Busy one", category=comedy, status=Video.Status.PROCESSING, progress=42)
 
     page = admin_client.get("/admin/video/video/").content.decode()
@@ -176,10 +176,10 @@ def test_admin_list_shows_status_progress_duration_and_rungs_and_filters(admin_c
 
 
 def test_change_page_shows_technical_fields_read_only(admin_client):
-    video = VideoFactory(error="ffmpeg said no", renditions=["120p"], job_id="abc123")
+    video = VideoFactory(error="ffmpeg said no", rungs=["120p"], job_id="abc123")
     page = admin_client.get(reverse("admin:video_video_change", args=[video.pk])).content.decode()
     assert "ffmpeg said no" in page and "abc123" in page
-    assert 'name="status"' not in page and 'name="renditions"' not in page and 'name="job_id"' not in page
+    assert 'name="status"' not in page and 'name="rungs"' not in page and 'name="job_id"' not in page
 
 
 def test_action_transcode_again_queues_one_job_per_video(admin_client, django_capture_on_commit_callbacks):

@@ -1,41 +1,42 @@
-"""video.ffmpeg with real ffmpeg and no database."""
+"""video.pipeline.ffmpeg with real ffmpeg and no database."""
 
 from fractions import Fraction
 
 import pytest
 
 from tests.video.conftest import keyframe_times, stream_info
-from video import ffmpeg
+from video.pipeline.ffmpeg import encode, ladder, probe
+from video.pipeline.ffmpeg.process import ProbeError, TranscodeError
 
 DEFAULT_LADDER = ["120p", "360p", "480p", "720p", "1080p"]
 
 
-def run_plan(clip, tmp_path, ladder=DEFAULT_LADDER, segment_seconds=2):
-    result = ffmpeg.probe(clip)
-    plan = ffmpeg.build_plan(
+def run_plan(clip, tmp_path, rungs=DEFAULT_LADDER, segment_seconds=2):
+    result = probe.probe(clip)
+    plan = ladder.build_plan(
         source=clip,
         output_dir=tmp_path / "out",
         probe_result=result,
-        rung_names=ladder,
+        rung_names=rungs,
         segment_seconds=segment_seconds,
-        preset="veryfast",
+        encoder=ladder.EncoderSettings(preset="veryfast"),
     )
     progress = []
-    renditions = ffmpeg.transcode(plan, log_path=tmp_path / "ffmpeg.log", on_progress=progress.append)
+    renditions = encode.transcode(plan, log_path=tmp_path / "ffmpeg.log", on_progress=progress.append)
     return plan, renditions, progress
 
 
 def test_probe_reads_size_duration_rate_and_audio(landscape_clip, silent_clip):
-    result = ffmpeg.probe(landscape_clip)
+    result = probe.probe(landscape_clip)
     assert (result.width, result.height) == (640, 360)
     assert result.duration == pytest.approx(5, abs=0.1)
     assert result.fps == 25
     assert result.has_audio is True
-    assert ffmpeg.probe(silent_clip).has_audio is False
+    assert probe.probe(silent_clip).has_audio is False
 
 
 def test_probe_measures_rotated_source_after_rotation(rotated_clip):
-    result = ffmpeg.probe(rotated_clip)
+    result = probe.probe(rotated_clip)
     assert result.rotation in (90, 270)
     assert (result.width, result.height) == (360, 640)
 
@@ -48,8 +49,8 @@ def test_probe_measures_rotated_source_after_rotation(rotated_clip):
     ],
 )
 def test_probe_refuses_unusable_files_with_a_sentence(request, fixture, message):
-    with pytest.raises(ffmpeg.ProbeError, match=message):
-        ffmpeg.probe(request.getfixturevalue(fixture))
+    with pytest.raises(ProbeError, match=message):
+        probe.probe(request.getfixturevalue(fixture))
 
 
 def test_probe_refuses_text_and_empty_files(tmp_path):
@@ -57,29 +58,29 @@ def test_probe_refuses_text_and_empty_files(tmp_path):
     text.write_text("This is not a film.\n")
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
-    with pytest.raises(ffmpeg.ProbeError, match="could not be read as a video"):
-        ffmpeg.probe(text)
-    with pytest.raises(ffmpeg.ProbeError, match="empty"):
-        ffmpeg.probe(empty)
+    with pytest.raises(ProbeError, match="could not be read as a video"):
+        probe.probe(text)
+    with pytest.raises(ProbeError, match="empty"):
+        probe.probe(empty)
 
 
 def test_truncated_file_with_intact_index_is_caught_by_decoding_its_end(truncated_faststart_mp4):
-    result = ffmpeg.probe(truncated_faststart_mp4)  # the index survived ...
-    with pytest.raises(ffmpeg.ProbeError, match="truncated or damaged"):
-        ffmpeg.check_decodable_end(truncated_faststart_mp4, result.duration)  # ... the data did not
+    result = probe.probe(truncated_faststart_mp4)  # the index survived ...
+    with pytest.raises(ProbeError, match="truncated or damaged"):
+        probe.check_decodable_end(truncated_faststart_mp4, result.duration)  # ... the data did not
 
 
 def test_plan_never_upscales_and_keeps_the_aspect_ratio():
-    landscape = ffmpeg.ProbeResult(10, 1920, 1080, Fraction(30), True, "h264")
-    assert [(p.rung.name, p.width, p.height) for p in ffmpeg.plan_ladder(landscape, DEFAULT_LADDER)] == [
+    landscape = probe.ProbeResult(10, 1920, 1080, Fraction(30), True)
+    assert [(p.rung.name, p.width, p.height) for p in ladder.plan_ladder(landscape, DEFAULT_LADDER)] == [
         ("120p", 214, 120),
         ("360p", 640, 360),
         ("480p", 854, 480),
         ("720p", 1280, 720),
         ("1080p", 1920, 1080),
     ]
-    portrait = ffmpeg.ProbeResult(10, 720, 1280, Fraction(30), True, "h264")
-    assert [(p.rung.name, p.width, p.height) for p in ffmpeg.plan_ladder(portrait, DEFAULT_LADDER)] == [
+    portrait = probe.ProbeResult(10, 720, 1280, Fraction(30), True)
+    assert [(p.rung.name, p.width, p.height) for p in ladder.plan_ladder(portrait, DEFAULT_LADDER)] == [
         ("120p", 120, 214),
         ("360p", 360, 640),
         ("480p", 480, 854),
@@ -88,25 +89,25 @@ def test_plan_never_upscales_and_keeps_the_aspect_ratio():
 
 
 def test_plan_gives_a_tiny_source_the_lowest_rung_at_its_own_even_size():
-    tiny = ffmpeg.ProbeResult(10, 97, 55, Fraction(30), False, "h264")
-    assert [(p.rung.name, p.width, p.height) for p in ffmpeg.plan_ladder(tiny, DEFAULT_LADDER)] == [
+    tiny = probe.ProbeResult(10, 97, 55, Fraction(30), False, "h264")
+    assert [(p.rung.name, p.width, p.height) for p in ladder.plan_ladder(tiny, DEFAULT_LADDER)] == [
         ("120p", 96, 54)
     ]
 
 
 def test_frame_rate_is_capped_and_long_films_get_longer_segments():
-    fast = ffmpeg.ProbeResult(10, 640, 360, Fraction(120), False, "h264")
-    assert ffmpeg.output_fps(fast) == 60
-    assert ffmpeg.segment_seconds_for(600, 4) == 4
-    assert ffmpeg.segment_seconds_for(3 * 3600, 4) == 11  # 982 segments: names stay 000-999
+    fast = probe.ProbeResult(10, 640, 360, Fraction(120), False, "h264")
+    assert ladder.output_fps(fast) == 60
+    assert ladder.segment_seconds_for(600, 4) == 4
+    assert ladder.segment_seconds_for(3 * 3600, 4) == 11  # 982 segments: names stay 000-999
 
 
 def test_command_decodes_once_and_fixes_keyframes():
-    result = ffmpeg.ProbeResult(10, 1920, 1080, Fraction(30), True, "h264")
-    plan = ffmpeg.build_plan(
+    result = probe.ProbeResult(10, 1920, 1080, Fraction(30), True)
+    plan = ladder.build_plan(
         source="in.mp4", output_dir="/out", probe_result=result, rung_names=DEFAULT_LADDER, segment_seconds=4
     )
-    command = ffmpeg.build_transcode_command(plan)
+    command = ladder.build_transcode_command(plan)
     assert command.count("-i") == 1
     assert "split=5" in command[command.index("-filter_complex") + 1]
     assert command.count("libx264") == 5
@@ -163,7 +164,7 @@ def test_source_without_audio_gives_video_only_renditions(silent_clip, tmp_path)
 
 
 def test_variable_frame_rate_becomes_constant(vfr_clip, tmp_path):
-    run_plan(vfr_clip, tmp_path, ladder=["120p"])
+    run_plan(vfr_clip, tmp_path, rungs=["120p"])
     info = stream_info(tmp_path / "out" / "120p" / "000.ts")["video"]
     assert info["r_frame_rate"] == info["avg_frame_rate"]
 
@@ -171,12 +172,12 @@ def test_variable_frame_rate_becomes_constant(vfr_clip, tmp_path):
 def test_invalid_input_fails_as_permanent_with_ffmpegs_words(tmp_path):
     garbage = tmp_path / "garbage.mp4"
     garbage.write_bytes(b"\x00\x01garbage" * 1000)
-    result = ffmpeg.ProbeResult(5, 320, 180, Fraction(25), False, "h264")
-    plan = ffmpeg.build_plan(
+    result = probe.ProbeResult(5, 320, 180, Fraction(25), False)
+    plan = ladder.build_plan(
         source=garbage, output_dir=tmp_path / "out", probe_result=result, rung_names=["120p"]
     )
-    with pytest.raises(ffmpeg.TranscodeError) as raised:
-        ffmpeg.transcode(plan, log_path=tmp_path / "log")
+    with pytest.raises(TranscodeError) as raised:
+        encode.transcode(plan, log_path=tmp_path / "log")
     assert raised.value.permanent is True
     assert "Invalid data found" in raised.value.for_staff()
 
@@ -192,10 +193,10 @@ def test_ffmpeg_runs_at_a_lower_cpu_priority_than_the_worker(tmp_path):
     script.chmod(0o755)
     out = tmp_path / "nice.txt"
     subprocess.run(
-        [sys.executable, "-c", "import sys, subprocess; from video import ffmpeg; "
-         "subprocess.run(sys.argv[1:], preexec_fn=ffmpeg._die_with_parent, check=True)",
+        [sys.executable, "-c", "import sys, subprocess; from video.pipeline.ffmpeg import encode; "
+         "subprocess.run(sys.argv[1:], preexec_fn=encode._die_with_parent, check=True)",
          str(script), str(out)],
         check=True,
         cwd=Path(__file__).resolve().parents[2],
     )  # fmt: skip
-    assert int(out.read_text()) == os.nice(0) + ffmpeg.FFMPEG_NICENESS
+    assert int(out.read_text()) == os.nice(0) + encode.FFMPEG_NICENESS

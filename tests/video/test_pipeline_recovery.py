@@ -19,8 +19,8 @@ from django.db import transaction
 from django.utils import timezone
 from rq.registry import StartedJobRegistry
 
-from video import services, tasks
 from video.models import Video
+from video.pipeline import services, tasks
 
 MANAGE = Path(__file__).resolve().parents[2] / "manage.py"
 
@@ -31,7 +31,7 @@ def worker_env(**extra) -> dict:
         "DB_NAME": settings.DATABASES["default"]["NAME"],  # pytest-django's test database
         "DB_CONN_MAX_AGE": "0",
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "VIDEO_ALLOWED_RESOLUTIONS": ",".join(settings.VIDEO_ALLOWED_RESOLUTIONS),
+        "VIDEO_RUNGS": ",".join(settings.VIDEO_RUNGS),
         "VIDEO_HLS_SEGMENT_SECONDS": str(settings.VIDEO_HLS_SEGMENT_SECONDS),
         "VIDEO_X264_PRESET": settings.VIDEO_X264_PRESET,
         "LOG_LEVEL": "WARNING",
@@ -81,7 +81,7 @@ def hls_entries(video_id: int) -> tuple[bool, list[str]]:
 @pytest.fixture
 def slow_settings(settings):
     # A slower preset keeps ffmpeg busy long enough to be killed in the middle.
-    settings.VIDEO_ALLOWED_RESOLUTIONS = ["120p", "360p"]
+    settings.VIDEO_RUNGS = ["120p", "360p"]
     settings.VIDEO_X264_PRESET = "medium"
     return settings
 
@@ -146,7 +146,7 @@ def test_killed_worker_leaves_no_partial_output_and_the_job_is_retried_to_ready(
     assert worker.wait(timeout=120) == 0, worker.stderr.read().decode()
     video.refresh_from_db()
     assert video.status == Video.Status.READY, video.error
-    assert video.renditions == ["120p", "360p"] and video.attempts == 2
+    assert video.rungs == ["120p", "360p"] and video.attempts == 2
     assert hls_entries(video.pk) == (True, [])
 
 

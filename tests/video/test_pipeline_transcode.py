@@ -8,8 +8,8 @@ from django.conf import settings
 from rq.job import Job
 
 from tests.video.conftest import keyframe_times
-from video import services
 from video.models import Video
+from video.pipeline import services, transcode
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -41,7 +41,7 @@ def test_new_video_is_transcoded_to_ready_with_its_rungs_and_master(
     assert video.status == Video.Status.READY
     assert video.progress == 100
     assert video.error == ""
-    assert video.renditions == ["120p", "360p"]
+    assert video.rungs == ["120p", "360p"]
     assert (video.source_width, video.source_height) == (640, 360)
     assert video.duration == pytest.approx(5, abs=0.1)
     assert video.attempts == 1 and video.transcoded_at is not None
@@ -62,15 +62,15 @@ def test_new_video_is_transcoded_to_ready_with_its_rungs_and_master(
 def test_progress_is_written_to_the_row_and_to_the_job_meta(
     make_video, long_clip, run_worker, django_capture_on_commit_callbacks, settings, monkeypatch
 ):
-    settings.VIDEO_ALLOWED_RESOLUTIONS = ["120p"]
+    settings.VIDEO_RUNGS = ["120p"]
     seen = []
-    original = services._ProgressWriter.__call__
+    original = transcode._ProgressWriter.__call__
 
     def spy(self, percent):
         original(self, percent)
         seen.append(Video.objects.get(pk=self.video_id).progress)
 
-    monkeypatch.setattr(services._ProgressWriter, "__call__", spy)
+    monkeypatch.setattr(transcode._ProgressWriter, "__call__", spy)
     video = queue_and_run(make_video(long_clip), run_worker, django_capture_on_commit_callbacks)
 
     assert video.status == Video.Status.READY and video.progress == 100
@@ -99,7 +99,7 @@ def test_sources_of_every_shape_get_the_rungs_they_allow(
     )
     assert video.status == Video.Status.READY, video.error
     assert (video.source_width, video.source_height) == size
-    assert video.renditions == rungs
+    assert video.rungs == rungs
     master = (hls_dir(video) / "master.m3u8").read_text()
     assert f"RESOLUTION={first_rung_size[0]}x{first_rung_size[1]}" in master
 
@@ -166,10 +166,10 @@ def test_retranscode_replaces_the_whole_set_of_renditions(
     make_video, landscape_clip, run_worker, django_capture_on_commit_callbacks, settings
 ):
     video = queue_and_run(make_video(landscape_clip), run_worker, django_capture_on_commit_callbacks)
-    settings.VIDEO_ALLOWED_RESOLUTIONS = ["120p"]
+    settings.VIDEO_RUNGS = ["120p"]
     video = queue_and_run(video, run_worker, django_capture_on_commit_callbacks)
 
-    assert video.renditions == ["120p"]
+    assert video.rungs == ["120p"]
     assert sorted(p.name for p in hls_dir(video).iterdir()) == ["120p", "master.m3u8"]
     assert work_dirs() == []
 
@@ -177,7 +177,7 @@ def test_retranscode_replaces_the_whole_set_of_renditions(
 def test_superseded_job_publishes_nothing(make_video, landscape_clip):
     video = make_video(landscape_clip, job_id="current")
     Video.objects.filter(pk=video.pk).update(job_id="newer")
-    assert services.video_transcode(video_id=video.pk, job_id="current") == "superseded"
+    assert transcode.video_transcode(video_id=video.pk, job_id="current") == "superseded"
     assert not hls_dir(video).exists()
     video.refresh_from_db()
     assert video.status == Video.Status.PENDING

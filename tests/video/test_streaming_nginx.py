@@ -1,15 +1,11 @@
-"""The shipped nginx/videoflix.conf in front of Django (x-accel mode), with a real nginx.
+"""The shipped nginx configuration in front of Django, with a real nginx (and its njs module).
 
-nginx runs the shipped file with its volume paths, ports and upstream rewritten to this test's
-media folder and Django's live server, so what is checked here is the configuration Compose
-mounts.
+nginx runs the shipped files (tests/support/nginx.py rewrites only host-specific values), so what
+is checked here is the configuration Compose mounts: nginx checks signed segment URLs itself and
+sends the files; everything else, playlists included, goes to Django.
 """
 
 import json
-import os
-import shutil
-import socket
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -18,83 +14,37 @@ from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
+from django.core.wsgi import get_wsgi_application
 from rest_framework_simplejwt.tokens import AccessToken
 
 from tests.factories import UserFactory, VideoFactory
-from tests.video.fixtures_streaming import segment_payload, write_hls, write_thumbnail
+from tests.support.nginx import nginx_missing, shipped_nginx
+from tests.video.fixtures_streaming import call_wsgi, segment_payload, write_hls, write_thumbnail
+from video.streaming import signing
+from video.streaming.signed import SignedSegments
 
-BASE_DIR = Path(__file__).resolve().parents[2]
 SPA = "http://127.0.0.1:5500"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+SIGNING_KEY = "test-signing-key-" + "x" * 40
 
 
 @pytest.fixture
 def nginx_url(live_server, tmp_path, settings):
-    if shutil.which("nginx") is None:
-        pytest.skip("nginx is not installed (apt-get install nginx)")
-    settings.HLS_SERVE_MODE = "x-accel"
-    settings.HLS_ACCEL_AUTH_CACHE_SECONDS = 10
+    reason = nginx_missing()
+    if reason:
+        pytest.skip(reason)
+    settings.HLS_SIGNING_KEY = SIGNING_KEY
     static = tmp_path / "static"
     (static / "css").mkdir(parents=True)
     (static / "css" / "app.0123abcd.css").write_text("body { color: black; }")
-    work = tmp_path / "nginx"
-    for folder in ("tmp", "cache"):
-        (work / folder).mkdir(parents=True)
-    port = _free_port()
-    upstream = urlparse(live_server.url).port
-    site = (
-        (BASE_DIR / "nginx" / "videoflix.conf")
-        .read_text()
-        .replace("server web:8000;", f"server 127.0.0.1:{upstream};")
-        .replace("/var/run/", f"{work}/")
-        .replace("/var/cache/nginx/", f"{work}/cache/")
-        .replace("/app/media/", f"{settings.MEDIA_ROOT}/")
-        .replace("/app/static/", f"{static}/")
-        .replace("listen [::]:80;", "")
-        .replace("listen 80;", f"listen 127.0.0.1:{port};")
-    )
-    user = "user root;" if os.geteuid() == 0 else ""
-    config = work / "nginx.conf"
-    config.write_text(
-        f"""{user}
-worker_processes 1;
-pid {work}/nginx.pid;
-error_log {work}/error.log warn;
-events {{ worker_connections 128; }}
-http {{
-    include /etc/nginx/mime.types;
-    access_log off;
-    client_body_temp_path {work}/tmp/body;
-    proxy_temp_path {work}/tmp/proxy;
-    fastcgi_temp_path {work}/tmp/fastcgi;
-    uwsgi_temp_path {work}/tmp/uwsgi;
-    scgi_temp_path {work}/tmp/scgi;
-{site}
-}}
-"""
-    )
-    process = subprocess.Popen(
-        ["nginx", "-c", str(config), "-p", str(work), "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if process.poll() is not None:
-                pytest.fail(f"nginx did not start: {process.stderr.read().decode()}")
-            time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=10)
+    upstream = f"127.0.0.1:{urlparse(live_server.url).port}"
+    with shipped_nginx(
+        tmp_path / "nginx",
+        upstream=upstream,
+        media_root=settings.MEDIA_ROOT,
+        static_root=static,
+        signing_key=SIGNING_KEY,
+    ) as url:
+        yield url
 
 
 def fetch(url: str, headers: dict | None = None):
@@ -110,49 +60,118 @@ def fetch(url: str, headers: dict | None = None):
 @pytest.fixture
 def streamed(transactional_db):
     user = UserFactory()
-    video = VideoFactory(renditions=["480p"])
+    video = VideoFactory(rungs=["480p"])
     write_hls(video, rungs=("480p",))
-    return video, {"Authorization": f"Bearer {AccessToken.for_user(user)}"}
+    return video, user, {"Authorization": f"Bearer {AccessToken.for_user(user)}"}
 
 
-def test_nginx_sends_the_segment_django_authorised(nginx_url, streamed):
-    video, auth = streamed
-    for _ in range(2):  # a fresh, then a cached authorisation
-        status, headers, body = fetch(f"{nginx_url}/api/video/{video.pk}/480p/001.ts", auth | {"Origin": SPA})
-        assert status == 200
-        assert body == segment_payload("480p", 1)
-        assert headers["Content-Type"] == "video/MP2T"
-        assert headers["Cache-Control"].startswith("private, max-age=")
-        assert headers["Access-Control-Allow-Origin"] == SPA
-        assert headers["Access-Control-Allow-Credentials"] == "true"
-        assert not any(name.lower().startswith("x-accel") for name in headers)
+def signed_uris(nginx_url, video, auth) -> list[str]:
+    status, headers, body = fetch(f"{nginx_url}/api/video/{video.pk}/480p/index.m3u8", auth)
+    assert status == 200 and headers["Content-Type"] == "application/vnd.apple.mpegurl"
+    return [line for line in body.decode().splitlines() if line and not line.startswith("#")]
 
 
-def test_nginx_answers_range_and_304_for_the_file(nginx_url, streamed):
-    video, auth = streamed
-    url = f"{nginx_url}/api/video/{video.pk}/480p/000.ts"
-    status, headers, body = fetch(url, auth | {"Range": "bytes=10-19"})
+def test_nginx_sends_a_signed_segment_with_no_credentials(nginx_url, streamed):
+    video, _, auth = streamed
+    uri = signed_uris(nginx_url, video, auth)[1]
+    # Django itself (the live server, without the signed handler) would answer 401 here.
+    status, headers, body = fetch(f"{nginx_url}/api/video/{video.pk}/480p/{uri}", {"Origin": SPA})
+    assert status == 200
+    assert body == segment_payload("480p", 1)
+    assert headers["Content-Type"] == "video/MP2T"
+    assert headers["Cache-Control"] == "private, max-age=3600"
+    assert headers["Access-Control-Allow-Origin"] == SPA
+    assert headers["Access-Control-Allow-Credentials"] == "true"
+    status, headers, _ = fetch(
+        f"{nginx_url}/api/video/{video.pk}/480p/{uri}", {"Origin": "http://evil.example"}
+    )
+    assert status == 200 and "Access-Control-Allow-Origin" not in headers
+
+
+def test_nginx_answers_range_and_304_for_signed_segments(nginx_url, streamed):
+    video, _, auth = streamed
+    url = f"{nginx_url}/api/video/{video.pk}/480p/{signed_uris(nginx_url, video, auth)[0]}"
+    status, headers, body = fetch(url, {"Range": "bytes=10-19"})
     assert status == 206
     assert body == segment_payload("480p", 0)[10:20]
     assert headers["Content-Range"].startswith("bytes 10-19/")
-    status, _, _ = fetch(url, auth | {"If-None-Match": fetch(url, auth)[1]["ETag"]})
+    status, _, _ = fetch(url, {"If-None-Match": fetch(url)[1]["ETag"]})
     assert status == 304
-    status, headers, body = fetch(f"{nginx_url}/api/video/{video.pk}/480p/index.m3u8", auth)
-    assert status == 200
-    assert headers["Content-Type"] == "application/vnd.apple.mpegurl"
-    assert body.startswith(b"#EXTM3U")
 
 
-def test_nginx_never_serves_hls_without_django_saying_so(nginx_url, streamed):
-    video, auth = streamed
+def _tampered(video, uri: str, user) -> dict[str, str]:
+    name, _, query = uri.partition("?")
+    expired = signing.sign_query(
+        SIGNING_KEY.encode(),
+        video_id=video.pk,
+        rung="480p",
+        segment=name,
+        user_id=user.pk,
+        expires=int(time.time()) - 5,
+    )
+    return {
+        "valid": f"/api/video/{video.pk}/480p/{uri}",
+        "slash": f"/api/video/{video.pk}/480p/{name}/?{query}",
+        "other-segment": f"/api/video/{video.pk}/480p/002.ts?{query}",
+        "other-video": f"/api/video/{video.pk + 1}/480p/{uri}",
+        "other-user": f"/api/video/{video.pk}/480p/{name}?{query.replace(f'uid={user.pk}', 'uid=999999')}",
+        "signature-twice": f"/api/video/{video.pk}/480p/{uri}&sig=again",
+        "expired": f"/api/video/{video.pk}/480p/{name}?{expired}",
+        "no-signature": f"/api/video/{video.pk}/480p/{name}",
+        "missing-file": f"/api/video/{video.pk}/480p/009.ts?{query}",
+    }
+
+
+def test_nginx_and_the_python_handler_judge_signatures_by_one_rule(nginx_url, streamed, settings):
+    video, user, auth = streamed
+    uri = signed_uris(nginx_url, video, auth)[1]
+    python = SignedSegments(get_wsgi_application())
+    verdicts = {}
+    for case, path in _tampered(video, uri, user).items():
+        through_nginx, headers, body = fetch(nginx_url + path)
+        assert headers["Content-Type"].startswith(("video/MP2T", "application/json")), case
+        verdicts[case] = (through_nginx, call_wsgi(python, path)[0])
+    assert verdicts == {
+        "valid": (200, 200),
+        "slash": (200, 200),
+        "other-segment": (403, 403),
+        "other-video": (403, 403),
+        "other-user": (403, 403),
+        "signature-twice": (403, 403),
+        "expired": (403, 403),
+        "no-signature": (401, 401),
+        "missing-file": (403, 403),  # 009.ts was never signed
+    }
+    _, _, body = fetch(nginx_url + _tampered(video, uri, user)["expired"])
+    assert json.loads(body)["detail"].startswith("This segment link is invalid or has expired")
+
+
+def test_without_a_signature_django_decides_by_the_credentials(nginx_url, streamed):
+    video, _, auth = streamed
     segment = f"{nginx_url}/api/video/{video.pk}/480p/000.ts"
-    fetch(segment, auth)  # an authorisation now sits in nginx's cache for this token
-    for headers in ({}, {"Authorization": "Bearer forged"}):
+    status, _, body = fetch(segment, auth)
+    assert status == 200 and body == segment_payload("480p", 0)
+    for headers in ({}, {"Authorization": "Bearer forged"}, {"Cookie": "access_token=letmein"}):
         status, answer, body = fetch(segment, headers)
         assert status == 401
         assert answer["Content-Type"].startswith("application/json")
+
+
+def test_duplicated_credential_cookies_are_judged_by_django_alone(nginx_url, streamed, client):
+    video, user, _ = streamed
+    token = str(AccessToken.for_user(user))
+    cookie = {"Cookie": f"access_token=; access_token={token}"}
+    for path in (f"/api/video/{video.pk}/480p/index.m3u8", f"/api/video/{video.pk}/480p/000.ts"):
+        through_nginx = fetch(nginx_url + path, cookie)[0]
+        direct = client.get(path, HTTP_COOKIE=cookie["Cookie"]).status_code
+        assert through_nginx == direct, path
+        # No answer is remembered for anyone: the same URL without credentials is refused.
+        assert fetch(nginx_url + path, {"Cookie": "access_token=letmein"})[0] == 401
+
+
+def test_nginx_never_serves_hls_files_by_other_paths(nginx_url, streamed):
+    video, _, auth = streamed
     for path in (
-        f"/api/video/{video.pk}/480p/009.ts",
         f"/api/video/{video.pk}/480p/..%2F..%2F{video.pk}/master.m3u8",
         f"/api/video/{video.pk}/720p/index.m3u8",
         f"/protected-hls/{video.pk}/480p/000.ts",
@@ -160,7 +179,7 @@ def test_nginx_never_serves_hls_without_django_saying_so(nginx_url, streamed):
     ):
         status, _, body = fetch(nginx_url + path, auth)
         assert status == 404, path
-        assert not body.startswith(b"\x00") and b"480p-000" not in body
+        assert b"480p-000" not in body
 
 
 def test_nginx_serves_public_thumbnails_and_static_files_itself(nginx_url, transactional_db):
@@ -180,7 +199,7 @@ def test_nginx_serves_public_thumbnails_and_static_files_itself(nginx_url, trans
 
 
 def test_nginx_proxies_the_api_with_the_clients_host(nginx_url, streamed):
-    video, auth = streamed
+    video, _, auth = streamed
     status, headers, body = fetch(f"{nginx_url}/api/video/", auth)
     assert status == 200
     assert headers["Content-Type"] == "application/json"

@@ -34,13 +34,13 @@ def video_get_ready(*, video_id: int) -> Video | None:
     return Video.objects.filter(pk=video_id, status=Video.Status.READY).select_related("category").first()
 
 
-def video_ready_renditions(*, video_id: int) -> list[str] | None:
+def video_ready_rungs(*, video_id: int) -> list[str] | None:
     """The rungs a ready video has, or None when there is no such ready video (one small query)."""
     if video_id > MAX_ID:
         return None
-    row = Video.objects.filter(pk=video_id, status=Video.Status.READY).values_list("renditions", flat=True)
-    for renditions in row[:1]:
-        return [rung for rung in renditions or [] if isinstance(rung, str)]
+    rows = Video.objects.filter(pk=video_id, status=Video.Status.READY).values_list("rungs", flat=True)
+    for rungs in rows[:1]:
+        return [rung for rung in rungs or [] if isinstance(rung, str)]
     return None
 
 

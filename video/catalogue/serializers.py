@@ -1,4 +1,4 @@
-"""Shapes of the catalogue, streaming and watch-progress answers.
+"""Shapes of the catalogue and watch-progress answers.
 
 URLs in answers are absolute. They are built from two strings computed once per request
 (``origin`` and the ``/api/video/`` prefix, see ``url_context``) so serialising a page of
@@ -9,9 +9,10 @@ import functools
 import math
 
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from video import layout
 from video.models import Video
 
 
@@ -39,24 +40,16 @@ def thumbnail_url(video: Video, context: dict) -> str | None:
 
 
 def master_playlist_url(video: Video, context: dict) -> str:
-    return _absolute(context, f"{context['video_prefix']}{video.pk}/master.m3u8")
+    return _absolute(context, f"{context['video_prefix']}{video.pk}/{layout.MASTER_PLAYLIST}")
 
 
 def rung_playlist_urls(video: Video, context: dict) -> dict[str, str]:
     base = f"{context['video_prefix']}{video.pk}/"
-    return {rung: _absolute(context, f"{base}{rung}/index.m3u8") for rung in _renditions(video)}
+    return {rung: _absolute(context, base + layout.rung_playlist_uri(rung)) for rung in _rungs(video)}
 
 
-def _renditions(video: Video) -> list[str]:
-    return [rung for rung in video.renditions or [] if isinstance(rung, str)]
-
-
-@extend_schema_serializer(component_name="VideoErrorBody")
-class ErrorSerializer(serializers.Serializer):
-    """The API's one error shape (see core/exceptions.py)."""
-
-    detail = serializers.CharField()
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+def _rungs(video: Video) -> list[str]:
+    return [rung for rung in video.rungs or [] if isinstance(rung, str)]
 
 
 class VideoListQuerySerializer(serializers.Serializer):
@@ -71,7 +64,7 @@ class VideoListItemSerializer(serializers.ModelSerializer):
     thumbnail_url = serializers.SerializerMethodField(
         help_text="Absolute URL loadable without credentials; null when the video has no thumbnail."
     )
-    renditions = serializers.SerializerMethodField(help_text='Rungs produced, e.g. ["360p", "480p"].')
+    rungs = serializers.SerializerMethodField(help_text='Rungs produced, e.g. ["360p", "480p"].')
     master_playlist_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -84,7 +77,7 @@ class VideoListItemSerializer(serializers.ModelSerializer):
             "thumbnail_url",
             "category",
             "duration",
-            "renditions",
+            "rungs",
             "master_playlist_url",
         ]
         read_only_fields = fields
@@ -94,8 +87,8 @@ class VideoListItemSerializer(serializers.ModelSerializer):
         return thumbnail_url(video, self.context)
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
-    def get_renditions(self, video) -> list[str]:
-        return _renditions(video)
+    def get_rungs(self, video) -> list[str]:
+        return _rungs(video)
 
     @extend_schema_field(serializers.URLField())
     def get_master_playlist_url(self, video) -> str:
@@ -103,7 +96,7 @@ class VideoListItemSerializer(serializers.ModelSerializer):
 
 
 class VideoPageSerializer(serializers.Serializer):
-    """The envelope answered when ``limit`` (and ``offset``) are given."""
+    """The page DRF's LimitOffsetPagination answers when `limit` or `offset` is given (for the schema)."""
 
     count = serializers.IntegerField()
     next = serializers.URLField(allow_null=True)

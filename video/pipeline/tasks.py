@@ -1,4 +1,4 @@
-"""RQ entry points of the video pipeline (queue "transcode") and the worker class that sweeps stale jobs.
+"""RQ entry points of the pipeline (queue "transcode") and the worker class that sweeps stale jobs.
 
 Job functions take ids, call one service and let RQ's bounded retry policy handle transient
 errors. Recovery from a dead worker is documented in docs/PIPELINE.md.
@@ -8,78 +8,52 @@ from __future__ import annotations
 
 import logging
 
-import django_rq
 from django.conf import settings
 from django.db import close_old_connections
-from rq import Callback, Retry, get_current_job
-from rq.exceptions import NoSuchJobError
+from rq import get_current_job
 from rq.job import Job
 from rq.worker import Worker
 
-from video import services
+from video.pipeline import queue, recovery
+from video.pipeline.transcode import video_transcode
 
 logger = logging.getLogger(__name__)
 
-QUEUE = "transcode"
-
-
-def enqueue_transcode(*, video_id: int, job_id: str) -> Job:
-    """Queue the transcode of one video under a job id already stored on its row."""
-    delays = list(settings.VIDEO_TRANSCODE_RETRY_DELAYS) or [0]
-    retries = settings.VIDEO_TRANSCODE_RETRIES
-    # The caller already waits for the commit (services use transaction.on_commit), so enqueue now.
-    return django_rq.get_queue(QUEUE, commit_mode="auto").enqueue(
-        transcode_video,
-        video_id,
-        job_id=job_id,
-        retry=Retry(max=retries, interval=delays) if retries > 0 else None,
-        on_failure=Callback(transcode_video_failed),
-        result_ttl=24 * 3600,
-        failure_ttl=7 * 24 * 3600,
-        description=f"Transcode video {video_id}",
-    )
+FAILURE_REASONS = {
+    "AbandonedJobError": "The worker running this transcode stopped (killed, out of memory or restarted).",
+    "JobTimeoutException": (
+        "The transcode took longer than the job timeout (VIDEO_JOB_TIMEOUT) and was stopped."
+    ),
+}
 
 
 def transcode_video(video_id: int) -> str:
     job = get_current_job()
-    job_id = job.id if job else ""
-    final_attempt = not (job and job.retries_left)
 
     def report_progress(percent: int) -> None:
         if job is not None:
             job.meta["progress"] = percent
             job.save_meta()
 
-    return services.video_transcode(
-        video_id=video_id, job_id=job_id, final_attempt=final_attempt, report_progress=report_progress
+    return video_transcode(
+        video_id=video_id,
+        job_id=job.id if job else "",
+        final_attempt=not (job and job.retries_left),
+        report_progress=report_progress,
     )
 
 
 def transcode_video_failed(job: Job, connection, exc_type=None, exc_value=None, traceback=None) -> None:
     """RQ's failure callback: also runs when RQ finds the job abandoned by a dead worker."""
-    if exc_type is not None and exc_type.__name__ == "AbandonedJobError":
-        reason = "The worker running this transcode stopped (killed, out of memory or restarted)."
-    elif exc_type is not None and exc_type.__name__ == "JobTimeoutException":
-        reason = "The transcode took longer than the job timeout (VIDEO_JOB_TIMEOUT) and was stopped."
-    else:
-        reason = f"The transcode failed: {exc_value!r}"
-    services.video_transcode_failed(
+    reason = FAILURE_REASONS.get(getattr(exc_type, "__name__", ""), f"The transcode failed: {exc_value!r}")
+    recovery.video_transcode_failed(
         video_id=job.args[0], job_id=job.id, reason=reason, will_retry=bool(job.retries_left)
     )
 
 
-def job_status(job_id: str) -> str | None:
-    try:
-        job = Job.fetch(job_id, connection=django_rq.get_connection(QUEUE))
-    except NoSuchJobError:
-        return None
-    status = job.get_status(refresh=False)
-    return str(status.value if hasattr(status, "value") else status)
-
-
 def recover_stale_videos(older_than: float | None = None) -> int:
     """Re-queue videos whose job is gone or failed without recording it (see docs/PIPELINE.md)."""
-    return services.video_recover_stale(job_status=job_status, older_than=older_than)
+    return recovery.video_recover_stale(job_status=queue.job_status, older_than=older_than)
 
 
 class VideoflixWorker(Worker):

@@ -1,4 +1,4 @@
-"""Watch progress: where each user stopped in each video."""
+"""Writes of the catalogue's viewers: where each user stopped in each video."""
 
 from video.models import Video, WatchProgress
 

@@ -1,0 +1,142 @@
+"""The HLS layout on disk: the one module that knows folder, playlist and segment names.
+
+    MEDIA_ROOT/hls/<video id>/master.m3u8            the master playlist, lowest rung first
+    MEDIA_ROOT/hls/<video id>/<rung>/index.m3u8      one media playlist per rung ("480p")
+    MEDIA_ROOT/hls/<video id>/<rung>/000.ts ...      its segments, three digits (000-999)
+    MEDIA_ROOT/hls/.tmp-<video id>-<token>[...]      a transcode in progress (folder, log, thumbnail)
+    MEDIA_ROOT/hls/.old-<video id>-<token>           the previous output, while a new one is swapped in
+
+A transcode writes into a work folder and renames it to the video's folder when it succeeds, so a
+reader sees the old output or the new one, never a mix. The work-folder names start with a dot and
+so can never match a video id in a URL.
+"""
+
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+MASTER_PLAYLIST = "master.m3u8"
+RUNG_PLAYLIST = "index.m3u8"
+# ffmpeg's pattern for segment files; the encoder never writes more than MAX_SEGMENTS of them.
+SEGMENT_FILE_PATTERN = "%03d.ts"
+MAX_SEGMENTS = 1000
+PLAYLIST_CONTENT_TYPE = "application/vnd.apple.mpegurl"
+SEGMENT_CONTENT_TYPE = "video/MP2T"
+
+# Rungs are named "<height>p" (120p ... 4320p); segments 000.ts ... 999.ts.
+RUNG_NAME = re.compile(r"[1-9][0-9]{1,3}p")
+SEGMENT_NAME = re.compile(r"[0-9]{3}\.ts")
+# Thumbnails: plain path components under thumbnails/ (letters, digits, . _ -).
+THUMBNAIL_COMPONENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,199}")
+
+WORK_PREFIX = ".tmp-"
+OLD_PREFIX = ".old-"
+
+
+def hls_root() -> Path:
+    return Path(settings.MEDIA_ROOT) / "hls"
+
+
+def thumbnails_root() -> Path:
+    return Path(settings.MEDIA_ROOT) / "thumbnails"
+
+
+def video_dir(video_id: int) -> Path:
+    """Where a video's published rungs live."""
+    return hls_root() / str(video_id)
+
+
+def is_rung_name(name: str) -> bool:
+    return RUNG_NAME.fullmatch(name) is not None
+
+
+def is_segment_name(name: str) -> bool:
+    return SEGMENT_NAME.fullmatch(name) is not None
+
+
+def rung_playlist_uri(rung: str) -> str:
+    """A rung's playlist as the master playlist names it (relative)."""
+    return f"{rung}/{RUNG_PLAYLIST}"
+
+
+@dataclass(frozen=True)
+class WorkArea:
+    """The files of one transcode in progress, all below hls/ so the final rename stays on one disk."""
+
+    video_id: int
+    token: str
+
+    @property
+    def folder(self) -> Path:
+        return hls_root() / f"{WORK_PREFIX}{self.video_id}-{self.token}"
+
+    @property
+    def log(self) -> Path:
+        return self.folder.with_name(self.folder.name + ".log")
+
+    @property
+    def thumbnail(self) -> Path:
+        return self.folder.with_name(self.folder.name + ".jpg")
+
+    def master_playlist(self) -> Path:
+        return self.folder / MASTER_PLAYLIST
+
+    def rung_folder(self, rung: str) -> Path:
+        return self.folder / rung
+
+    def rung_playlist(self, rung: str) -> Path:
+        return self.folder / rung / RUNG_PLAYLIST
+
+    def segment_pattern(self, rung: str) -> Path:
+        return self.folder / rung / SEGMENT_FILE_PATTERN
+
+
+def work_area_create(video_id: int) -> WorkArea:
+    """A fresh, empty work folder for a transcode of the video (earlier leftovers are removed)."""
+    work_area_clean(video_id)
+    area = WorkArea(video_id=video_id, token=uuid.uuid4().hex[:12])
+    area.folder.mkdir(parents=True)
+    return area
+
+
+def work_area_remove(area: WorkArea) -> None:
+    for path in (area.folder, area.log, area.thumbnail):
+        remove(path)
+
+
+def work_area_clean(video_id: int) -> None:
+    """Remove every unpublished leftover of a video: work folders, logs, thumbnails, old outputs."""
+    root = hls_root()
+    if not root.is_dir():
+        return
+    for prefix in (WORK_PREFIX, OLD_PREFIX):
+        for path in root.glob(f"{prefix}{video_id}-*"):
+            remove(path)
+
+
+def publish(area: WorkArea) -> Path:
+    """Swap the work folder in as the video's folder; return the previous output's new name (to remove
+    after the database commit), which does not exist when there was none."""
+    final = video_dir(area.video_id)
+    old = final.with_name(f"{OLD_PREFIX}{area.video_id}-{uuid.uuid4().hex[:12]}")
+    if final.exists():
+        final.rename(old)
+    area.folder.rename(final)
+    return old
+
+
+def video_files_remove(video_id: int) -> None:
+    """Remove a video's published output and its unpublished leftovers."""
+    remove(video_dir(video_id))
+    work_area_clean(video_id)
+
+
+def remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

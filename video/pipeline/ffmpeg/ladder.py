@@ -1,0 +1,194 @@
+"""The ladder: which rungs a source gets, at which sizes, and the one ffmpeg command that makes them.
+
+The transcode is one ffmpeg process per video: the source is decoded once, `split` hands the
+frames to one `scale` per rung, and every rung is encoded with libx264 + AAC into its own HLS
+folder. Keyframes are forced on the same timestamps in every rung (fixed GOP, no scene-cut
+keyframes), and every segment starts on one, so players can switch rungs at any boundary.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from video import layout
+from video.pipeline.ffmpeg.probe import ProbeResult
+from video.pipeline.ffmpeg.process import FFMPEG
+
+MAX_FPS = 60
+DEFAULT_SEGMENT_SECONDS = 4
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One step of the ladder: `height` is the short side; bitrates are caps in kbit/s."""
+
+    name: str
+    height: int
+    video_kbps: int
+    audio_kbps: int
+
+
+# The documented ladder; VIDEO_RUNGS names a subset. The video caps are VBV ceilings near the top
+# of Apple's HLS authoring ladder: CRF sets the quality and typical scenes stay well below them;
+# they only stop grainy or busy scenes from spiking.
+RUNGS: dict[str, Rung] = {
+    rung.name: rung
+    for rung in (
+        Rung("120p", 120, 250, 64),
+        Rung("240p", 240, 600, 64),
+        Rung("360p", 360, 1000, 96),
+        Rung("480p", 480, 2000, 128),
+        Rung("720p", 720, 4500, 128),
+        Rung("1080p", 1080, 7800, 160),
+        Rung("1440p", 1440, 12000, 160),
+        Rung("2160p", 2160, 20000, 192),
+    )
+}
+
+
+@dataclass(frozen=True)
+class PlannedRung:
+    rung: Rung
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    preset: str = "veryfast"
+    crf: int = 23
+    x264_params: str = ""
+    threads: int = 0
+
+
+@dataclass
+class TranscodePlan:
+    source: Path
+    output_dir: Path
+    probe: ProbeResult
+    rungs: list[PlannedRung]
+    segment_seconds: int
+    fps: Fraction
+    encoder: EncoderSettings
+
+
+def _even(value: float) -> int:
+    return max(2, round(value / 2.0) * 2)
+
+
+def _even_down(value: int) -> int:
+    return max(2, value - value % 2)
+
+
+def plan_ladder(probe_result: ProbeResult, rung_names: Iterable[str]) -> list[PlannedRung]:
+    """Pick the rungs to produce, lowest first, and their output sizes.
+
+    Rungs taller than the source's short side are skipped (never upscale); a source smaller than
+    the lowest rung still gets that one rung, at the source's own (even) size.
+    """
+    rungs = sorted({RUNGS[name] for name in rung_names}, key=lambda rung: rung.height)
+    if not rungs:
+        raise ValueError("The ladder is empty.")
+    width, height = probe_result.width, probe_result.height
+    short = min(width, height)
+    planned = []
+    for rung in [rung for rung in rungs if rung.height <= short] or [rungs[0]]:
+        target = min(rung.height, short)
+        if target == short:
+            out_w, out_h = _even_down(width), _even_down(height)
+        elif width >= height:
+            out_w, out_h = _even(target * width / height), _even(target)
+        else:
+            out_w, out_h = _even(target), _even(target * height / width)
+        planned.append(PlannedRung(rung=rung, width=out_w, height=out_h))
+    return planned
+
+
+def output_fps(probe_result: ProbeResult) -> Fraction:
+    """The constant output frame rate: the source's average, capped at MAX_FPS."""
+    if probe_result.fps > MAX_FPS:
+        return Fraction(MAX_FPS)
+    return probe_result.fps.limit_denominator(1001)
+
+
+def segment_seconds_for(duration: float, preferred: int = DEFAULT_SEGMENT_SECONDS) -> int:
+    """The preferred segment length, longer for very long films so that segment names stay 000-999."""
+    return max(preferred, math.ceil(duration / (layout.MAX_SEGMENTS - 1)))
+
+
+def build_plan(
+    *,
+    source: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    probe_result: ProbeResult,
+    rung_names: Iterable[str],
+    segment_seconds: int = DEFAULT_SEGMENT_SECONDS,
+    encoder: EncoderSettings | None = None,
+) -> TranscodePlan:
+    return TranscodePlan(
+        source=Path(source),
+        output_dir=Path(output_dir),
+        probe=probe_result,
+        rungs=plan_ladder(probe_result, rung_names),
+        segment_seconds=segment_seconds_for(probe_result.duration, segment_seconds),
+        fps=output_fps(probe_result),
+        encoder=encoder or EncoderSettings(),
+    )
+
+
+def build_transcode_command(plan: TranscodePlan) -> list[str]:
+    """One ffmpeg command that decodes once and writes every planned rung as HLS."""
+    command = [FFMPEG, "-nostdin", "-hide_banner", "-y", "-nostats", "-progress", "pipe:1"]
+    command += ["-loglevel", "error", "-i", str(plan.source), "-filter_complex", _filter_graph(plan)]
+    if plan.encoder.threads:
+        command += ["-filter_complex_threads", str(plan.encoder.threads)]
+    for index, planned in enumerate(plan.rungs):
+        command += ["-map", f"[v{index}]"]
+        if plan.probe.has_audio:
+            command += ["-map", "0:a:0"]
+        command += _video_arguments(plan, planned.rung)
+        if plan.probe.has_audio:
+            command += ["-c:a", "aac", "-b:a", f"{planned.rung.audio_kbps}k", "-ac", "2", "-ar", "48000"]
+        command += _hls_arguments(plan, planned.rung)
+    return command
+
+
+def _filter_graph(plan: TranscodePlan) -> str:
+    """Decode once, make the frame rate constant, then one scaler per rung."""
+    fps = f"{plan.fps.numerator}/{plan.fps.denominator}"
+    outputs = "".join(f"[s{index}]" for index in range(len(plan.rungs)))
+    graph = [f"[0:v:0]fps={fps},format=yuv420p,split={len(plan.rungs)}{outputs}"]
+    for index, planned in enumerate(plan.rungs):
+        graph.append(f"[s{index}]scale={planned.width}:{planned.height}:flags=bicubic,setsar=1[v{index}]")
+    return ";".join(graph)
+
+
+def _video_arguments(plan: TranscodePlan, rung: Rung) -> list[str]:
+    gop = str(max(1, round(plan.fps * plan.segment_seconds)))
+    encoder = plan.encoder
+    arguments = [
+        "-c:v", "libx264", "-preset", encoder.preset, "-profile:v", "high", "-crf", str(encoder.crf),
+        "-maxrate", f"{rung.video_kbps}k", "-bufsize", f"{rung.video_kbps * 2}k",
+        "-g", gop, "-keyint_min", gop, "-sc_threshold", "0",
+        "-force_key_frames", f"expr:gte(t,n_forced*{plan.segment_seconds})", "-fps_mode", "cfr",
+    ]  # fmt: skip
+    if encoder.x264_params:
+        arguments += ["-x264-params", encoder.x264_params]
+    if encoder.threads:
+        arguments += ["-threads", str(encoder.threads)]
+    return arguments
+
+
+def _hls_arguments(plan: TranscodePlan, rung: Rung) -> list[str]:
+    folder = plan.output_dir / rung.name
+    return [
+        "-f", "hls", "-hls_time", str(plan.segment_seconds), "-hls_playlist_type", "vod",
+        "-hls_flags", "independent_segments", "-hls_segment_type", "mpegts",
+        "-hls_segment_filename", str(folder / layout.SEGMENT_FILE_PATTERN),
+        str(folder / layout.RUNG_PLAYLIST),
+    ]  # fmt: skip

@@ -1,0 +1,98 @@
+"""Reading the media playlists ffmpeg wrote, and writing the master playlist that lists the rungs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+from video import layout
+from video.pipeline.ffmpeg.ladder import PlannedRung, TranscodePlan
+from video.pipeline.ffmpeg.process import FFPROBE, TranscodeError, run
+
+_EXTINF = re.compile(r"#EXTINF:([0-9.]+)")
+H264_PROFILES = {"Baseline": 0x42, "Constrained Baseline": 0x42, "Main": 0x4D, "High": 0x64}
+
+
+@dataclass
+class RungInfo:
+    """What the master playlist says of a produced rung."""
+
+    name: str
+    width: int
+    height: int
+    bandwidth: int
+    average_bandwidth: int
+    codecs: str
+    segments: list[tuple[str, float]] = field(default_factory=list)
+
+
+def parse_media_playlist(path: str | os.PathLike) -> list[tuple[str, float]]:
+    """The (segment URI, duration) pairs of a media playlist."""
+    segments: list[tuple[str, float]] = []
+    pending: float | None = None
+    for line in Path(path).read_text().splitlines():
+        line = line.strip()
+        match = _EXTINF.match(line)
+        if match:
+            pending = float(match.group(1))
+        elif line and not line.startswith("#") and pending is not None:
+            segments.append((line, pending))
+            pending = None
+    return segments
+
+
+def _codecs(first_segment: Path, has_audio: bool) -> str:
+    """The RFC 6381 codecs string of a rung, read from its first segment."""
+    entries = ["-select_streams", "v:0", "-show_entries", "stream=profile,level", "-of", "json"]
+    result = run([FFPROBE, "-v", "error", *entries, str(first_segment)])
+    profile, level = 0x64, 40
+    with contextlib.suppress(ValueError, KeyError, IndexError, json.JSONDecodeError):
+        stream = json.loads(result.stdout)["streams"][0]
+        profile = H264_PROFILES.get(stream.get("profile"), 0x64)
+        level = int(stream.get("level") or 40)
+    constraints = 0xC0 if profile == 0x42 else 0x00
+    video = f"avc1.{profile:02x}{constraints:02x}{level:02x}"
+    return f"{video},mp4a.40.2" if has_audio else video
+
+
+def describe_rung(plan: TranscodePlan, planned: PlannedRung) -> RungInfo:
+    """Measure what a produced rung needs: peak and average bitrate from its real segments."""
+    folder = plan.output_dir / planned.rung.name
+    segments = parse_media_playlist(folder / layout.RUNG_PLAYLIST)
+    if not segments:
+        raise TranscodeError(f"ffmpeg produced no segments for {planned.rung.name}.")
+    total_bytes, total_seconds, peak = 0, 0.0, 0
+    for name, seconds in segments:
+        size = (folder / name).stat().st_size
+        total_bytes += size
+        total_seconds += seconds
+        if seconds > 0.5:
+            peak = max(peak, int(size * 8 / seconds))
+    average = int(total_bytes * 8 / total_seconds) if total_seconds else 0
+    return RungInfo(
+        name=planned.rung.name,
+        width=planned.width,
+        height=planned.height,
+        bandwidth=max(peak, average),
+        average_bandwidth=average,
+        codecs=_codecs(folder / segments[0][0], plan.probe.has_audio),
+        segments=segments,
+    )
+
+
+def write_master_playlist(path: str | os.PathLike, rungs: Sequence[RungInfo], fps: Fraction) -> None:
+    """The master playlist, lowest rung first, with BANDWIDTH, RESOLUTION and CODECS per rung."""
+    lines = ["#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    for rung in rungs:
+        lines.append(
+            f"#EXT-X-STREAM-INF:BANDWIDTH={rung.bandwidth},AVERAGE-BANDWIDTH={rung.average_bandwidth},"
+            f'RESOLUTION={rung.width}x{rung.height},FRAME-RATE={float(fps):.3f},CODECS="{rung.codecs}"'
+        )
+        lines.append(layout.rung_playlist_uri(rung.name))
+    Path(path).write_text("\n".join(lines) + "\n")

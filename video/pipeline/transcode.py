@@ -1,0 +1,162 @@
+"""The transcode of one video: start, probe, encode, make a thumbnail, publish, clean up.
+
+Output is written to a work folder and swapped into place only after ffmpeg succeeded, so a failed
+transcode leaves the previous good output (or none). A job that is no longer the video's current
+job (replaced source, deleted row, staff marked it failed) publishes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from functools import partial
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from video import layout
+from video.catalogue.cache import catalogue_invalidate
+from video.models import Video
+from video.pipeline.ffmpeg import encode, ladder, probe
+from video.pipeline.ffmpeg.process import ProbeError, TranscodeError
+from video.pipeline.services import video_mark_failed, video_mark_retrying
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_WRITE_INTERVAL = 0.5  # seconds between progress writes (at most two per second)
+SUPERSEDED = "superseded"
+
+
+def video_transcode(
+    *,
+    video_id: int,
+    job_id: str,
+    final_attempt: bool = True,
+    report_progress: Callable[[int], None] | None = None,
+) -> str:
+    """Transcode the video's source into its HLS ladder and publish it; return the new status.
+
+    Bad input marks the video failed at once; other errors mark it failed on the final attempt
+    (else pending, to be retried) and are raised again so the job's retry policy can run.
+    """
+    video = _start(video_id=video_id, job_id=job_id)
+    if video is None:
+        logger.info("Transcode job %s for video %s is superseded; nothing to do", job_id, video_id)
+        return SUPERSEDED
+    area = layout.work_area_create(video_id)
+    try:
+        return _encode_and_publish(video, job_id, area, _ProgressWriter(video_id, job_id, report_progress))
+    except Exception as error:
+        if _record_failure(video_id=video_id, job_id=job_id, error=error, final_attempt=final_attempt):
+            return Video.Status.FAILED
+        raise
+    finally:
+        layout.work_area_remove(area)
+
+
+def _start(*, video_id: int, job_id: str) -> Video | None:
+    """The video, marked processing, if this job is still its current job."""
+    video = Video.objects.filter(pk=video_id).first()
+    if video is None or video.job_id != job_id:
+        return None
+    video.attempts += 1
+    Video.objects.filter(pk=video_id).update(
+        status=Video.Status.PROCESSING, progress=0, attempts=video.attempts, updated_at=timezone.now()
+    )
+    catalogue_invalidate()
+    return video
+
+
+def _encode_and_publish(video: Video, job_id: str, area: layout.WorkArea, on_progress) -> str:
+    source = video.source.path
+    probed = probe.ProbeResult.from_dict(video.source_probe) if video.source_probe else probe.probe(source)
+    plan = ladder.build_plan(
+        source=source,
+        output_dir=area.folder,
+        probe_result=probed,
+        rung_names=settings.VIDEO_RUNGS,
+        segment_seconds=settings.VIDEO_HLS_SEGMENT_SECONDS,
+        encoder=ladder.EncoderSettings(
+            preset=settings.VIDEO_X264_PRESET,
+            crf=settings.VIDEO_X264_CRF,
+            x264_params=settings.VIDEO_X264_PARAMS,
+        ),
+    )
+    rungs = encode.transcode(plan, log_path=area.log, on_progress=on_progress)
+    thumbnail = "" if video.thumbnail else _make_thumbnail(source, area, duration=probed.duration)
+    fields = {
+        "duration": probed.duration,
+        "source_width": probed.width,
+        "source_height": probed.height,
+        "rungs": [rung.name for rung in rungs],
+        **({"thumbnail": thumbnail} if thumbnail else {}),
+    }
+    if _publish(area=area, job_id=job_id, fields=fields):
+        return Video.Status.READY
+    if thumbnail:
+        default_storage.delete(thumbnail)
+    return SUPERSEDED
+
+
+def _make_thumbnail(source: str, area: layout.WorkArea, *, duration: float) -> str:
+    encode.extract_thumbnail(source, area.thumbnail, duration=duration)
+    with open(area.thumbnail, "rb") as handle:
+        return default_storage.save(f"thumbnails/{uuid.uuid4().hex}.jpg", File(handle))
+
+
+def _publish(*, area: layout.WorkArea, job_id: str, fields: dict) -> bool:
+    """Swap the finished rungs into place and mark the row ready, if the job is still current."""
+    with transaction.atomic():
+        video = Video.objects.select_for_update().filter(pk=area.video_id, job_id=job_id).first()
+        if video is None:
+            return False
+        previous = layout.publish(area)
+        now = timezone.now()
+        Video.objects.filter(pk=area.video_id).update(
+            status=Video.Status.READY, progress=100, error="", transcoded_at=now, updated_at=now, **fields
+        )
+        transaction.on_commit(partial(shutil.rmtree, previous, ignore_errors=True))
+        transaction.on_commit(catalogue_invalidate)
+    return True
+
+
+def _record_failure(*, video_id: int, job_id: str, error: Exception, final_attempt: bool) -> bool:
+    """The one failure policy: record why for staff; return True when the input itself is bad
+    (failed for good, nothing to retry)."""
+    permanent = isinstance(error, ProbeError) or getattr(error, "permanent", False)
+    if isinstance(error, ProbeError | TranscodeError):
+        reason = error.for_staff()
+    else:
+        reason = f"The transcode stopped with an unexpected error: {error!r}"
+    if permanent or final_attempt:
+        video_mark_failed(video_id=video_id, job_id=job_id, reason=reason)
+    else:
+        video_mark_retrying(video_id=video_id, job_id=job_id, reason=reason)
+    return permanent
+
+
+class _ProgressWriter:
+    """Writes progress to the row (at most every PROGRESS_WRITE_INTERVAL) and to a reporter."""
+
+    def __init__(self, video_id: int, job_id: str, report: Callable[[int], None] | None):
+        self.video_id, self.job_id, self.report = video_id, job_id, report
+        self.last_written_at = 0.0
+        self.last_percent = -1
+
+    def __call__(self, percent: float) -> None:
+        value = min(99, int(percent))
+        now = time.monotonic()
+        if value == self.last_percent or now - self.last_written_at < PROGRESS_WRITE_INTERVAL:
+            return
+        self.last_percent, self.last_written_at = value, now
+        Video.objects.filter(pk=self.video_id, job_id=self.job_id).update(
+            progress=value, updated_at=timezone.now()
+        )
+        if self.report:
+            self.report(value)

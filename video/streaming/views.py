@@ -1,0 +1,185 @@
+"""HLS endpoints under /api/video/<id>/ for viewers with credentials, and public thumbnails.
+
+The rung playlist is the one place a viewer is authorised for a rung: its segment URIs come back
+signed (video.streaming.signing), and signed segments are answered by nginx or by the small WSGI
+handler in video.streaming.signed, never here. A segment asked for without a signature but with
+credentials (an API client fetching segments itself) is still answered here.
+"""
+
+import hashlib
+import mimetypes
+
+from django.conf import settings
+from django.http import Http404, HttpResponse
+from django.utils.http import parse_etags
+from django.views.decorators.http import require_safe
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework.exceptions import NotFound
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.views import APIView
+
+from core.exceptions import ErrorSerializer
+from video import layout
+from video.catalogue.selectors import video_ready_rungs
+from video.catalogue.views import NOT_FOUND, UNAUTHORIZED, VIDEO_NOT_FOUND
+from video.streaming import files, signing
+
+THUMBNAIL_CACHE_CONTROL = "public, max-age=604800"
+FILE_NOT_FOUND = "This file does not exist."
+SEGMENT_NOT_FOUND = "This segment does not exist."
+
+
+def private_cache_control() -> str:
+    return f"private, max-age={settings.HLS_CACHE_MAX_AGE}"
+
+
+class JsonErrorsOnly(BaseContentNegotiation):
+    """Streaming answers are files; the renderer is only used for JSON errors, whatever Accept says."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+def _file_schema(media_type: str, description: str) -> dict:
+    return {
+        (200, media_type): OpenApiResponse(OpenApiTypes.BINARY, description=description),
+        (206, media_type): OpenApiResponse(OpenApiTypes.BINARY, description="The requested byte range."),
+        304: OpenApiResponse(description="Not modified (If-None-Match / If-Modified-Since)."),
+        401: UNAUTHORIZED,
+        404: NOT_FOUND,
+        412: OpenApiResponse(ErrorSerializer, description="If-Match / If-Unmodified-Since failed."),
+        416: OpenApiResponse(ErrorSerializer, description="Range not satisfiable."),
+    }
+
+
+CONDITIONAL_HEADERS = [
+    OpenApiParameter("Range", str, OpenApiParameter.HEADER, description="A single `bytes=` range."),
+    OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER),
+    OpenApiParameter("If-Modified-Since", str, OpenApiParameter.HEADER),
+]
+
+
+class HlsView(APIView):
+    content_negotiation_class = JsonErrorsOnly
+
+    @staticmethod
+    def rung_or_404(video_id: int, rung: str | None = None) -> None:
+        rungs = video_ready_rungs(video_id=video_id)
+        if rungs is None:
+            raise NotFound(VIDEO_NOT_FOUND)
+        if rung is not None and (not layout.is_rung_name(rung) or rung not in rungs):
+            raise NotFound("This video has no such rung.")
+
+    @staticmethod
+    def open_or_404(video_id: int, *names: str) -> files.ServableFile:
+        try:
+            return files.locate(layout.hls_root(), str(video_id), *names)
+        except files.FileNotServable as exc:
+            raise NotFound(FILE_NOT_FOUND) from exc
+
+
+class MasterPlaylistView(HlsView):
+    @extend_schema(
+        operation_id="video_master_playlist",
+        summary="HLS master playlist listing every rung",
+        parameters=CONDITIONAL_HEADERS,
+        responses=_file_schema(layout.PLAYLIST_CONTENT_TYPE, "The master playlist."),
+    )
+    def get(self, request, video_id: int):
+        self.rung_or_404(video_id)
+        with self.open_or_404(video_id, layout.MASTER_PLAYLIST) as file:
+            return files.file_response(
+                request,
+                file,
+                content_type=layout.PLAYLIST_CONTENT_TYPE,
+                cache_control=private_cache_control(),
+            )
+
+
+class RungPlaylistView(HlsView):
+    @extend_schema(
+        operation_id="video_rung_playlist",
+        summary="HLS media playlist of one rung (e.g. 480p), its segment URIs signed for this viewer",
+        responses={
+            (200, layout.PLAYLIST_CONTENT_TYPE): OpenApiResponse(
+                OpenApiTypes.STR, description="The playlist."
+            ),
+            304: OpenApiResponse(description="Not modified (If-None-Match)."),
+            401: UNAUTHORIZED,
+            404: NOT_FOUND,
+        },
+    )
+    def get(self, request, video_id: int, rung: str):
+        self.rung_or_404(video_id, rung)
+        with self.open_or_404(video_id, rung, layout.RUNG_PLAYLIST) as file:
+            text = file.read_all().decode("utf-8", errors="replace")
+        body = signing.sign_playlist(
+            text, video_id=video_id, rung=rung, user_id=request.user.pk, is_segment=layout.is_segment_name
+        ).encode()
+        etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+        if etag in parse_etags(request.headers.get("If-None-Match", "")):
+            response = HttpResponse(status=304)
+        else:
+            response = HttpResponse(body, content_type=layout.PLAYLIST_CONTENT_TYPE)
+        response["ETag"], response["Cache-Control"] = etag, private_cache_control()
+        return response
+
+
+class SegmentView(HlsView):
+    @extend_schema(
+        operation_id="video_segment",
+        summary="One MPEG-TS segment listed by the rung's playlist (with credentials; signed URLs need none)",
+        parameters=CONDITIONAL_HEADERS,
+        responses=_file_schema(layout.SEGMENT_CONTENT_TYPE, "The segment."),
+    )
+    def get(self, request, video_id: int, rung: str, segment: str):
+        self.rung_or_404(video_id, rung)
+        if not layout.is_segment_name(segment):
+            raise NotFound(SEGMENT_NOT_FOUND)
+        with self.open_or_404(video_id, rung, layout.RUNG_PLAYLIST) as playlist:
+            listed = segment in playlist.read_all().decode("utf-8", errors="replace").split()
+        if not listed:
+            raise NotFound(SEGMENT_NOT_FOUND)
+        with self.open_or_404(video_id, rung, segment) as file:
+            return files.file_response(
+                request, file, content_type=layout.SEGMENT_CONTENT_TYPE, cache_control=private_cache_control()
+            )
+
+
+# The same views answer URLs with a trailing slash; distinct classes keep operation ids unique.
+@extend_schema_view(get=extend_schema(operation_id="video_master_playlist_slash"))
+class MasterPlaylistSlashView(MasterPlaylistView):
+    pass
+
+
+@extend_schema_view(get=extend_schema(operation_id="video_rung_playlist_slash"))
+class RungPlaylistSlashView(RungPlaylistView):
+    pass
+
+
+@extend_schema_view(get=extend_schema(operation_id="video_segment_slash"))
+class SegmentSlashView(SegmentView):
+    pass
+
+
+@require_safe
+def thumbnail(request, name: str):
+    """A thumbnail image, without credentials; anything but a plain image file below
+    MEDIA_ROOT/thumbnails answers 404."""
+    parts = name.split("/")
+    if not all(layout.THUMBNAIL_COMPONENT.fullmatch(part) for part in parts):
+        raise Http404("No such thumbnail.")
+    content_type, encoding = mimetypes.guess_type(parts[-1])
+    if encoding or not content_type or not content_type.startswith("image/") or "svg" in content_type:
+        raise Http404("No such thumbnail.")
+    try:
+        with files.locate(layout.thumbnails_root(), *parts) as file:
+            return files.file_response(
+                request, file, content_type=content_type, cache_control=THUMBNAIL_CACHE_CONTROL
+            )
+    except files.FileNotServable as exc:
+        raise Http404("No such thumbnail.") from exc

@@ -62,8 +62,8 @@ run: setup
 	@echo ""
 	@trap 'kill $$web $$worker 2>/dev/null; wait' INT TERM EXIT; \
 	$(PY) manage.py rqworker $(RQ_QUEUES) --with-scheduler & worker=$$!; \
-	$(VENV)/bin/gunicorn core.wsgi:application --bind 0.0.0.0:$(PORT) --workers $(WEB_WORKERS) \
-		--worker-class gthread --threads 1 --access-logfile - & web=$$!; \
+	GUNICORN_BIND=0.0.0.0:$(PORT) GUNICORN_WORKERS=$(WEB_WORKERS) \
+		$(VENV)/bin/gunicorn -c gunicorn.conf.py core.wsgi:application & web=$$!; \
 	wait -n $$web $$worker
 
 # Tests use their own Redis databases so a running `make run` keeps its queues and cache.

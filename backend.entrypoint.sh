@@ -2,7 +2,7 @@
 # Videoflix container entrypoint (POSIX sh).
 #  1. waits for PostgreSQL, at most DB_WAIT_TIMEOUT seconds;
 #  2. unless ENTRYPOINT_SETUP=false: collectstatic, migrate, create the superuser once;
-#  3. execs its arguments, or gunicorn when there are none.
+#  3. execs its arguments, or gunicorn with gunicorn.conf.py when there are none.
 set -eu
 
 cd "$(dirname "$0")"
@@ -46,18 +46,8 @@ case "${ENTRYPOINT_SETUP:-true}" in
 esac
 
 if [ "$#" -eq 0 ]; then
-    set -- gunicorn core.wsgi:application \
-        --bind "${GUNICORN_BIND:-0.0.0.0:8000}" \
-        --workers "${GUNICORN_WORKERS:-3}" \
-        --worker-class gthread \
-        --threads "${GUNICORN_THREADS:-1}" \
-        --timeout "${GUNICORN_TIMEOUT:-120}" \
-        --access-logfile - \
-        --error-logfile -
-    case "${GUNICORN_RELOAD:-false}" in
-        true | 1 | yes) set -- "$@" --reload ;;
-        *) ;;
-    esac
+    # Bind, workers, threads, timeout and reload come from GUNICORN_* (see gunicorn.conf.py).
+    set -- gunicorn -c gunicorn.conf.py core.wsgi:application
 fi
 
 log "Starting: $*"

@@ -1,17 +1,15 @@
-"""Shared pieces of the benchmarks: a throw-away environment, processes, wrk, and a table."""
+"""Pieces the benchmarks share: a throw-away environment, wrk, and a table. Ports, waiting and
+the project's processes (gunicorn, RQ workers) come from tests.support, as in the tests."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,22 +22,6 @@ def require_tools(*names: str) -> None:
         sys.exit(
             f"Missing tools: {', '.join(missing)}. Install them, e.g. apt-get install {' '.join(missing)}."
         )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(predicate, timeout: float = 60.0, interval: float = 0.5) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
-            if predicate():
-                return True
-        time.sleep(interval)
-    return False
 
 
 def process_rss_mb(pid: int) -> float:
@@ -114,51 +96,6 @@ def drop_environment(env: dict) -> None:
     connection.close()
     client = redis.Redis(host=env["REDIS_HOST"], port=int(env["REDIS_PORT"]), db=int(env["REDIS_DB"]))
     client.flushdb()
-
-
-@contextlib.contextmanager
-def gunicorn_process(env: dict, *, port: int, workers: int, log_path: Path, extra_args=()):
-    """gunicorn on 127.0.0.1:port with `workers` gthread workers of one thread (as the image runs
-    it), stopped on exit."""
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("gunicorn")),
-                "core.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(workers),
-                "--worker-class",
-                "gthread",
-                "--threads",
-                "1",
-                "--backlog",
-                "2048",
-                "--log-level",
-                "warning",
-                *extra_args,
-            ],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        up = wait_until(lambda: _answers(f"http://127.0.0.1:{port}/api/health/?only=ffmpeg"), timeout=60)
-        if not up:
-            raise RuntimeError("gunicorn did not start:\n" + log_path.read_text()[-3000:])
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def _answers(url: str) -> bool:
-    import urllib.request
-
-    with urllib.request.urlopen(url, timeout=2) as response:
-        return response.status == 200
 
 
 @dataclass

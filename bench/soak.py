@@ -15,10 +15,10 @@ Loopback traffic only; every loop is bounded in time.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -29,27 +29,12 @@ sys.path.insert(0, str(BASE_DIR))
 from bench.common import (  # noqa: E402
     Table,
     drop_environment,
-    free_port,
-    gunicorn_process,
     prepare_environment,
     process_rss_mb,
     require_tools,
-    wait_until,
     wrk_run_parallel,
 )
-
-
-def make_source(path: Path, seconds: int, size: str) -> None:
-    subprocess.run(
-        [
-            "ffmpeg", "-v", "error", "-y",
-            "-f", "lavfi", "-i", f"testsrc2=s={size}:r=25:d={seconds}",
-            "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
-            "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", str(path),
-        ],
-        check=True,
-        timeout=600,
-    )  # fmt: skip
+from tests.support import gunicorn, make_clip, manage, rq_worker, wait_until  # noqa: E402
 
 
 def main() -> int:
@@ -83,30 +68,18 @@ def main() -> int:
     from video.models import Category, Video
     from video.pipeline.services import video_create
 
-    worker = None
+    processes = contextlib.ExitStack()
     try:
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-            cwd=BASE_DIR,
-            env=env,
-            check=True,
-        )
+        manage(env, "migrate", "--noinput", "-v", "0")
         user = User.objects.create_user(email="soak@example.com", password=secrets.token_urlsafe(16))
         user.is_active = True
         user.save()
         category = Category.objects.create(name="Soak")
 
-        worker_log = open(work / "worker.log", "w")  # noqa: SIM115 - closed with the process
-        worker = subprocess.Popen(
-            [sys.executable, "manage.py", "rqworker", "default", "transcode", "--with-scheduler"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=worker_log,
-            stderr=subprocess.STDOUT,
-        )
+        worker = processes.enter_context(rq_worker(env, work)).process
 
         print("Transcoding the seed video through the pipeline...", flush=True)
-        make_source(work / "seed.mp4", seconds=12, size="1280x720")
+        make_clip(work / "seed.mp4", width=1280, height=720, seconds=12)
         with open(work / "seed.mp4", "rb") as handle:
             seed = video_create(title="Seed", category=category, source=File(handle, name="seed.mp4"))
         assert wait_until(lambda: Video.objects.get(pk=seed.pk).status in ("ready", "failed"), timeout=600), (
@@ -131,7 +104,7 @@ def main() -> int:
             shutil.copytree(hls_root / str(seed.pk), hls_root / str(copy.pk))
 
         print("Queueing the concurrent transcode...", flush=True)
-        make_source(work / "long.mp4", seconds=90, size="1280x720")
+        make_clip(work / "long.mp4", width=1280, height=720, seconds=90)
         rss_before = process_rss_mb(worker.pid)
         with open(work / "long.mp4", "rb") as handle:
             busy = video_create(title="Busy", category=category, source=File(handle, name="long.mp4"))
@@ -141,9 +114,12 @@ def main() -> int:
 
         token = str(AccessToken.for_user(user))
         headers = {"Authorization": f"Bearer {token}"}
-        port = free_port()
-        with gunicorn_process(env, port=port, workers=args.web_workers, log_path=work / "web.log"):
-            base = f"http://127.0.0.1:{port}"
+        # As the image runs it (gunicorn.conf.py), without the access log that would compete
+        # with wrk for the CPU.
+        web_env = dict(env, GUNICORN_ACCESS_LOG="")
+        web_args = ("--backlog", "2048", "--log-level", "warning")
+        with gunicorn(web_env, work, workers=args.web_workers, extra_args=web_args) as web:
+            base = web.url
             split = [args.connections - 2 * (args.connections // 3), *(2 * [args.connections // 3])]
             targets = {
                 "GET /api/video/": "/api/video/",
@@ -191,12 +167,7 @@ def main() -> int:
         print("RESULT:", "FAIL — " + "; ".join(failed) if failed else "PASS (zero errors)")
         return 1 if failed else 0
     finally:
-        if worker is not None and worker.poll() is None:
-            worker.terminate()
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        processes.close()
         from django.db import connections
 
         connections.close_all()

@@ -47,7 +47,7 @@ VIDEOS = 100
 SEGMENT_SIZE = 1024 * 1024
 WORKERS = 2
 
-from bench.common import free_port  # noqa: E402 - after the sys.path line above
+from tests.support import free_port  # noqa: E402 - after the sys.path line above
 
 
 def wait_for_http(url: str, token: str, timeout: float = 60) -> None:

@@ -39,7 +39,8 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BASE_DIR))
 
-from video.pipeline.ffmpeg import encode, ladder  # noqa: E402 - after the path is set
+from tests.support import ffmpeg  # noqa: E402 - after the path is set
+from video.pipeline.ffmpeg import encode, ladder  # noqa: E402
 from video.pipeline.ffmpeg import probe as ffprobe  # noqa: E402
 
 THREE_RUNGS = ["480p", "720p", "1080p"]
@@ -48,27 +49,23 @@ SPEED_FACTOR = 2.5
 SSIM_TOLERANCE = 0.01
 MEMORY_LIMIT_MB = 200
 BIG_SOURCE_BYTES = 2 * 1024**3
-
-
-def run(args: list[str]) -> None:
-    subprocess.run(args, check=True, stdin=subprocess.DEVNULL)
+FFMPEG_TIMEOUT = 3600  # seconds for one source or baseline encode, on a slow machine
 
 
 def make_source(path: Path, seconds: int) -> None:
     if path.exists():
         return
     print(f"Generating a {seconds} s 1080p30 source with audio (takes a while)...", flush=True)
-    run(
-        ["ffmpeg", "-v", "error", "-y",
-         "-f", "lavfi", "-i", f"testsrc2=size=1920x1080:rate=30:duration={seconds}",
-         "-f", "lavfi", "-i", "life=size=480x270:rate=30:mold=10:ratio=0.5:death_color=#102030:"
-                              "life_color=#c0a060,scale=1920:1080:flags=bicubic,gblur=sigma=2",
-         "-f", "lavfi", "-i", f"sine=frequency=330:sample_rate=48000:duration={seconds}",
-         "-filter_complex",
-         "[0:v][1:v]blend=all_mode=overlay:all_opacity=0.3,noise=alls=3:allf=t,format=yuv420p[v]",
-         "-map", "[v]", "-map", "2:a", "-t", str(seconds),
-         "-c:v", "libx264", "-preset", "veryfast", "-crf", "16", "-c:a", "aac", "-b:a", "192k",
-         str(path)]
+    ffmpeg(
+        "-f", "lavfi", "-i", f"testsrc2=size=1920x1080:rate=30:duration={seconds}",
+        "-f", "lavfi", "-i", "life=size=480x270:rate=30:mold=10:ratio=0.5:death_color=#102030:"
+                             "life_color=#c0a060,scale=1920:1080:flags=bicubic,gblur=sigma=2",
+        "-f", "lavfi", "-i", f"sine=frequency=330:sample_rate=48000:duration={seconds}",
+        "-filter_complex",
+        "[0:v][1:v]blend=all_mode=overlay:all_opacity=0.3,noise=alls=3:allf=t,format=yuv420p[v]",
+        "-map", "[v]", "-map", "2:a", "-t", str(seconds),
+        "-c:v", "libx264", "-preset", "veryfast", "-crf", "16", "-c:a", "aac", "-b:a", "192k",
+        str(path), timeout=FFMPEG_TIMEOUT,
     )  # fmt: skip
 
 
@@ -78,11 +75,11 @@ def make_big_source(path: Path) -> None:
     if path.exists() and path.stat().st_size >= BIG_SOURCE_BYTES:
         return
     print(f"Generating a >= 2 GiB raw 1080p source ({seconds} s)...", flush=True)
-    run(
-        ["ffmpeg", "-v", "error", "-y",
-         "-f", "lavfi", "-i", f"testsrc2=size=1920x1080:rate=30:duration={seconds}",
-         "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
-         "-c:v", "rawvideo", "-pix_fmt", "yuv420p", "-c:a", "pcm_s16le", str(path)]
+    ffmpeg(
+        "-f", "lavfi", "-i", f"testsrc2=size=1920x1080:rate=30:duration={seconds}",
+        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
+        "-c:v", "rawvideo", "-pix_fmt", "yuv420p", "-c:a", "pcm_s16le", str(path),
+        timeout=FFMPEG_TIMEOUT,
     )  # fmt: skip
 
 
@@ -97,11 +94,12 @@ def run_baseline(source: Path, out: Path) -> float:
         height = ladder.RUNGS[rung].height
         folder = out / rung
         folder.mkdir(parents=True)
-        run(
-            ["ffmpeg", "-v", "error", "-y", "-i", str(source),
-             "-vf", f"scale=-2:{height}", "-c:v", "libx264", "-c:a", "aac",
-             "-hls_time", "6", "-hls_playlist_type", "vod",
-             "-hls_segment_filename", str(folder / "%03d.ts"), str(folder / "index.m3u8")]
+        ffmpeg(
+            "-i", str(source),
+            "-vf", f"scale=-2:{height}", "-c:v", "libx264", "-c:a", "aac",
+            "-hls_time", "6", "-hls_playlist_type", "vod",
+            "-hls_segment_filename", str(folder / "%03d.ts"), str(folder / "index.m3u8"),
+            timeout=FFMPEG_TIMEOUT,
         )  # fmt: skip
     return time.monotonic() - started
 
@@ -128,16 +126,16 @@ def ssim(rendition_playlist: Path, source: Path) -> float:
     """SSIM of a rung against the source scaled to the rung's size (bicubic), frame by frame."""
     info = subprocess.run(
         ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height",
-         "-of", "csv=p=0", str(rendition_playlist)],
+        "-of", "csv=p=0", str(rendition_playlist)],
         check=True, capture_output=True, text=True,
     ).stdout.split()[0]  # fmt: skip
     width, height = info.split(",")[:2]
     result = subprocess.run(
         ["ffmpeg", "-v", "info", "-nostats", "-i", str(rendition_playlist), "-i", str(source),
-         "-lavfi",
+        "-lavfi",
          f"[0:v]setpts=PTS-STARTPTS[d];[1:v]scale={width}:{height}:flags=bicubic,setpts=PTS-STARTPTS[r];"
-         "[d][r]ssim",
-         "-f", "null", "-"],
+        "[d][r]ssim",
+        "-f", "null", "-"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     match = re.search(r"SSIM .*All:([0-9.]+)", result.stderr)

@@ -59,6 +59,13 @@ def staff_user(db):
 
 
 @pytest.fixture
+def admin_client(client, staff_user):
+    """Django's test client logged in as `staff_user` (a superuser)."""
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
 def bearer_client(user):
     """An API client authenticated with a Bearer access token for `user`."""
     from rest_framework_simplejwt.tokens import RefreshToken

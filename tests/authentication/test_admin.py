@@ -11,12 +11,6 @@ pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/authentication/user/"
 
 
-@pytest.fixture
-def admin_client(client, staff_user):
-    client.force_login(staff_user)
-    return client
-
-
 def _listed_emails(response) -> set[str]:
     return {user.email for user in response.context["cl"].result_list}
 

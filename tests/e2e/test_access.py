@@ -5,8 +5,8 @@ import requests
 from rest_framework_simplejwt.tokens import AccessToken
 
 from tests.conftest import PASSWORD
-from tests.e2e.processes import admin_session, gunicorn, live_env
 from tests.factories import UserFactory
+from tests.support import admin_session, gunicorn, live_env
 
 pytestmark = [pytest.mark.hostile, pytest.mark.django_db(transaction=True)]
 

@@ -8,7 +8,7 @@ import redis
 from django.conf import settings
 from rq import Queue
 
-from tests.e2e.processes import (
+from tests.support import (
     django_env,
     gunicorn,
     http_get,

@@ -5,7 +5,6 @@ and starts; the shared Redis of the machine is not touched.
 """
 
 import json
-import subprocess
 import time
 from pathlib import Path
 
@@ -15,25 +14,19 @@ from django.db import connection
 from rest_framework_simplejwt.tokens import AccessToken
 
 from tests.conftest import PASSWORD
-from tests.e2e.processes import admin_session, django_env, gunicorn, private_redis, rq_worker, wait_until
 from tests.factories import CategoryFactory, UserFactory, VideoFactory
+from tests.support import (
+    admin_session,
+    django_env,
+    gunicorn,
+    make_clip,
+    private_redis,
+    rq_worker,
+    wait_until,
+)
 from video.models import Video
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
-
-
-def make_clip(path: Path) -> Path:
-    subprocess.run(
-        [
-            "ffmpeg", "-v", "error", "-y",
-            "-f", "lavfi", "-i", "testsrc2=s=640x360:r=25:d=2",
-            "-f", "lavfi", "-i", "sine=frequency=440:duration=2",
-            "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", str(path),
-        ],
-        check=True,
-        timeout=60,
-    )  # fmt: skip
-    return path
 
 
 def test_upload_during_a_redis_outage_is_queued_once_redis_is_back(tmp_path, settings):
@@ -41,7 +34,7 @@ def test_upload_during_a_redis_outage_is_queued_once_redis_is_back(tmp_path, set
     viewer = UserFactory()
     category = CategoryFactory(name="Drama")
     VideoFactory(title="Already ready", category=category)
-    clip = make_clip(tmp_path / "clip.mp4")
+    clip = make_clip(tmp_path / "clip.mp4", width=640, height=360, seconds=2)
 
     with private_redis(tmp_path) as redis_server:
         env = django_env(

@@ -6,8 +6,6 @@ its reason; the worker survives all of them; nothing is left on disk once the ro
 
 import os
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,17 +13,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
 from tests.factories import CategoryFactory
+from tests.support import django_env, ffmpeg, make_clip, manage
 from video.models import Video
 from video.pipeline.services import video_delete
 
 pytestmark = [pytest.mark.hostile, pytest.mark.django_db(transaction=True)]
 
-BASE_DIR = Path(__file__).resolve().parents[2]
 ADD_URL = "/admin/video/video/add/"
-
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-y", *args], check=True, timeout=120)
 
 
 def top_level_atoms(data: bytes) -> list[tuple[bytes, int, int]]:
@@ -44,10 +38,7 @@ def corpus(tmp_path_factory) -> dict[str, tuple[str, bytes]]:
     """name -> (uploaded file name, bytes)."""
     folder = tmp_path_factory.mktemp("hostile")
     clip = folder / "clip.mp4"
-    ffmpeg(
-        "-f", "lavfi", "-i", "testsrc2=s=320x180:r=25:d=2", "-f", "lavfi", "-i", "sine=d=2",
-        "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", str(clip),
-    )  # fmt: skip
+    make_clip(clip, width=320, height=180, seconds=2)
     faststart = folder / "faststart.mp4"
     ffmpeg("-i", str(clip), "-c", "copy", "-movflags", "+faststart", str(faststart))
     ten_hours = folder / "ten-hours.mp4"
@@ -148,22 +139,13 @@ def test_every_hostile_upload_is_refused_or_ends_ready_or_failed_and_leaves_noth
     assert "/" not in name_test.original_filename and ".." not in name_test.original_filename.split("/")
 
     # A real worker process takes every accepted upload and survives all of them.
-    env = dict(os.environ)
-    env.update(
+    env = django_env(
         DB_NAME=connection.settings_dict["NAME"],
-        MEDIA_ROOT=str(media_root),
+        MEDIA_ROOT=media_root,
         VIDEO_RUNGS="120p,360p,1080p",
-        VIDEO_TRANSCODE_RETRIES="0",
+        VIDEO_TRANSCODE_RETRIES=0,
     )
-    worker = subprocess.run(
-        [sys.executable, "manage.py", "rqworker", "transcode", "--burst"],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    worker = manage(env, "rqworker", "transcode", "--burst", timeout=600, check=False)
     assert worker.returncode == 0, worker.stdout[-3000:] + worker.stderr[-3000:]
 
     for name, video in accepted.items():

@@ -12,8 +12,8 @@ import pytest
 from django.db import connection
 
 from tests.conftest import PASSWORD
-from tests.e2e.processes import django_env, gunicorn, http_get, http_post_json, rq_worker
 from tests.factories import UserFactory, VideoFactory
+from tests.support import django_env, ffmpeg, gunicorn, http_get, http_post_json, rq_worker
 
 pytestmark = [pytest.mark.hostile, pytest.mark.django_db(transaction=True)]
 
@@ -36,14 +36,11 @@ def write_hls(media_root: Path, video_id: int, rungs: list[str]) -> None:
     for rung in rungs:
         rung_dir = root / rung
         rung_dir.mkdir(parents=True)
-        subprocess.run(
-            [
-                "ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=160x90:d=1:r=10",
-                "-c:v", "libx264", "-preset", "ultrafast", "-g", "10",
-                "-f", "hls", "-hls_time", "1", "-hls_playlist_type", "vod",
-                "-hls_segment_filename", str(rung_dir / "%03d.ts"), str(rung_dir / "index.m3u8"),
-            ],
-            check=True,
+        ffmpeg(
+            "-f", "lavfi", "-i", "testsrc2=s=160x90:d=1:r=10",
+            "-c:v", "libx264", "-preset", "ultrafast", "-g", "10",
+            "-f", "hls", "-hls_time", "1", "-hls_playlist_type", "vod",
+            "-hls_segment_filename", str(rung_dir / "%03d.ts"), str(rung_dir / "index.m3u8"),
             timeout=60,
         )  # fmt: skip
         master += [

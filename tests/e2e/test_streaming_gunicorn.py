@@ -5,8 +5,8 @@ import pytest
 import requests
 from rest_framework_simplejwt.tokens import AccessToken
 
-from tests.e2e.processes import gunicorn, live_env
 from tests.factories import UserFactory, VideoFactory
+from tests.support import gunicorn, live_env
 from tests.video.fixtures_streaming import segment_payload, write_hls
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -80,7 +80,7 @@ def shipped_nginx(
     work: Path, *, upstream: str, media_root: Path, static_root: Path, signing_key: str, workers=1
 ):
     """Run nginx with the shipped configuration on a free loopback port; yields its base URL."""
-    from tests.support.network import free_port
+    from tests.support.net import free_port
 
     port = free_port()
     config = write_config(

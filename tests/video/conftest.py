@@ -15,38 +15,10 @@ from django.core.files import File
 from rq import SimpleWorker
 
 from tests.factories import CategoryFactory
+from tests.support import ffmpeg, make_clip
 from video.models import Video
 
 SECONDS = 5
-
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args],
-        check=True,
-        capture_output=True,
-    )
-
-
-def make_clip(
-    path: Path,
-    *,
-    width: int,
-    height: int,
-    audio: bool = True,
-    seconds: float = SECONDS,
-    rate=25,
-    pattern="testsrc2",
-    pix_fmt="yuv420p",
-):
-    args = ["-f", "lavfi", "-i", f"{pattern}=size={width}x{height}:rate={rate}:duration={seconds}"]
-    if audio:
-        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}"]
-    args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", pix_fmt]
-    if audio:
-        args += ["-c:a", "aac", "-b:a", "64k", "-shortest"]
-    ffmpeg(*args, str(path))
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -16,12 +16,6 @@ pytestmark = pytest.mark.django_db
 ADD_URL = "/admin/video/video/add/"
 
 
-@pytest.fixture
-def admin_client(client, staff_user):
-    client.force_login(staff_user)
-    return client
-
-
 def upload(admin_client, path_or_bytes, name="film.mp4", **extra):
     content = path_or_bytes.read_bytes() if isinstance(path_or_bytes, Path) else path_or_bytes
     category = CategoryFactory(name="Drama")

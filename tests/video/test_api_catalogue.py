@@ -7,8 +7,8 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from tests.e2e.processes import private_redis
 from tests.factories import CategoryFactory, VideoFactory
+from tests.support import private_redis
 from tests.video.fixtures_streaming import cookie_client, write_thumbnail
 from video.catalogue.cache import catalogue_invalidate
 from video.models import Category, Video

@@ -1,7 +1,36 @@
--- wrk script: optional Authorization header from the environment, JSON summary on stdout.
+-- wrk script: an optional Bearer token (WRK_BEARER), optionally a list of request paths to cycle
+-- through (WRK_PATHS, one per line, so every request is a distinct URL), and a JSON summary.
 local token = os.getenv("WRK_BEARER")
 if token and #token > 0 then
   wrk.headers["Authorization"] = "Bearer " .. token
+end
+
+local paths = {}
+local paths_file = os.getenv("WRK_PATHS")
+if paths_file and #paths_file > 0 then
+  for line in io.lines(paths_file) do
+    if #line > 0 then
+      paths[#paths + 1] = line
+    end
+  end
+end
+local counter = 0
+
+function setup(thread)
+  counter = counter + 1
+  thread:set("offset", counter * 7919)
+end
+
+function init(args)
+  position = offset or 0
+end
+
+function request()
+  if #paths == 0 then
+    return wrk.request()
+  end
+  position = position + 1
+  return wrk.format(nil, paths[(position % #paths) + 1])
 end
 
 done = function(summary, latency, requests)

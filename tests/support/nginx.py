@@ -38,9 +38,17 @@ def _rewrite(text: str, replacements: dict[str, str]) -> str:
 
 
 def write_config(
-    work: Path, *, port: int, upstream: str, media_root: Path, static_root: Path, workers: int = 1
+    work: Path,
+    *,
+    port: int,
+    upstream: str,
+    media_root: Path,
+    static_root: Path,
+    workers: int = 1,
+    extra: str = "",
 ):
-    """The shipped configuration, rewritten for this host, in ``work``; returns the main file."""
+    """The shipped configuration, rewritten for this host, in ``work``; returns the main file.
+    ``extra`` is appended to the site (a benchmark's reference server, say)."""
     for folder in ("tmp", "logs"):
         (work / folder).mkdir(parents=True, exist_ok=True)
     site = _rewrite(
@@ -54,7 +62,7 @@ def write_config(
             "listen 80;": f"listen 127.0.0.1:{port};",
         },
     )
-    (work / "videoflix.conf").write_text(site)
+    (work / "videoflix.conf").write_text(site + extra)
     temp_paths = "".join(
         f"    {kind}_temp_path {work}/tmp/{kind};\n"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -77,14 +85,20 @@ def write_config(
 
 @contextlib.contextmanager
 def shipped_nginx(
-    work: Path, *, upstream: str, media_root: Path, static_root: Path, signing_key: str, workers=1
+    work: Path, *, upstream: str, media_root: Path, static_root: Path, signing_key: str, workers=1, extra=""
 ):
     """Run nginx with the shipped configuration on a free loopback port; yields its base URL."""
     from tests.support.net import free_port
 
     port = free_port()
     config = write_config(
-        work, port=port, upstream=upstream, media_root=media_root, static_root=static_root, workers=workers
+        work,
+        port=port,
+        upstream=upstream,
+        media_root=media_root,
+        static_root=static_root,
+        workers=workers,
+        extra=extra,
     )
     process = subprocess.Popen(
         ["nginx", "-c", str(config), "-p", str(work), "-g", "daemon off;"],

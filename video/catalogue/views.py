@@ -5,7 +5,12 @@ cookie) and answers errors in the API's JSON shape (core.exceptions).
 """
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework.exceptions import NotFound
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -100,24 +105,26 @@ class VideoDetailView(APIView):
         )
 
 
-class WatchProgressView(APIView):
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         operation_id="video_progress_retrieve",
         summary="Where the current user stopped in this video",
         responses={200: WatchProgressSerializer, 401: UNAUTHORIZED, 404: NOT_FOUND},
-    )
+    ),
+    put=extend_schema(
+        operation_id="video_progress_update",
+        summary="Store where the current user stopped in this video",
+        request=WatchProgressInputSerializer,
+        responses={200: WatchProgressSerializer, 400: BAD_REQUEST, 401: UNAUTHORIZED, 404: NOT_FOUND},
+    ),
+)
+class WatchProgressView(APIView):
     def get(self, request, video_id: int):
         progress = selectors.watch_progress_get(user=request.user, video_id=video_id)
         if progress is None:
             raise NotFound("No progress is stored for this video.")
         return Response(WatchProgressSerializer(progress).data)
 
-    @extend_schema(
-        operation_id="video_progress_update",
-        summary="Store where the current user stopped in this video",
-        request=WatchProgressInputSerializer,
-        responses={200: WatchProgressSerializer, 400: BAD_REQUEST, 401: UNAUTHORIZED, 404: NOT_FOUND},
-    )
     def put(self, request, video_id: int):
         payload = WatchProgressInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)

@@ -44,23 +44,26 @@ class JsonErrorsOnly(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-def _file_schema(media_type: str, description: str) -> dict:
-    return {
-        (200, media_type): OpenApiResponse(OpenApiTypes.BINARY, description=description),
-        (206, media_type): OpenApiResponse(OpenApiTypes.BINARY, description="The requested byte range."),
-        304: OpenApiResponse(description="Not modified (If-None-Match / If-Modified-Since)."),
-        401: UNAUTHORIZED,
-        404: NOT_FOUND,
-        412: OpenApiResponse(ErrorSerializer, description="If-Match / If-Unmodified-Since failed."),
-        416: OpenApiResponse(ErrorSerializer, description="Range not satisfiable."),
-    }
-
-
-CONDITIONAL_HEADERS = [
-    OpenApiParameter("Range", str, OpenApiParameter.HEADER, description="A single `bytes=` range."),
-    OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER),
-    OpenApiParameter("If-Modified-Since", str, OpenApiParameter.HEADER),
-]
+def _file_operation(operation_id: str, summary: str, media_type: str, description: str):
+    """The OpenAPI description of an endpoint that answers a file (Range and conditional requests)."""
+    return extend_schema(
+        operation_id=operation_id,
+        summary=summary,
+        parameters=[
+            OpenApiParameter("Range", str, OpenApiParameter.HEADER, description="A single `bytes=` range."),
+            OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER),
+            OpenApiParameter("If-Modified-Since", str, OpenApiParameter.HEADER),
+        ],
+        responses={
+            (200, media_type): OpenApiResponse(OpenApiTypes.BINARY, description=description),
+            (206, media_type): OpenApiResponse(OpenApiTypes.BINARY, description="The requested byte range."),
+            304: OpenApiResponse(description="Not modified (If-None-Match / If-Modified-Since)."),
+            401: UNAUTHORIZED,
+            404: NOT_FOUND,
+            412: OpenApiResponse(ErrorSerializer, description="If-Match / If-Unmodified-Since failed."),
+            416: OpenApiResponse(ErrorSerializer, description="Range not satisfiable."),
+        },
+    )
 
 
 class HlsView(APIView):
@@ -81,23 +84,23 @@ class HlsView(APIView):
         except files.FileNotServable as exc:
             raise NotFound(FILE_NOT_FOUND) from exc
 
+    def send(self, request, video_id: int, *names: str, content_type: str):
+        with self.open_or_404(video_id, *names) as file:
+            return files.file_response(
+                request, file, content_type=content_type, cache_control=private_cache_control()
+            )
+
 
 class MasterPlaylistView(HlsView):
-    @extend_schema(
-        operation_id="video_master_playlist",
-        summary="HLS master playlist listing every rung",
-        parameters=CONDITIONAL_HEADERS,
-        responses=_file_schema(layout.PLAYLIST_CONTENT_TYPE, "The master playlist."),
+    @_file_operation(
+        "video_master_playlist",
+        "HLS master playlist listing every rung",
+        layout.PLAYLIST_CONTENT_TYPE,
+        "The master playlist.",
     )
     def get(self, request, video_id: int):
         self.rung_or_404(video_id)
-        with self.open_or_404(video_id, layout.MASTER_PLAYLIST) as file:
-            return files.file_response(
-                request,
-                file,
-                content_type=layout.PLAYLIST_CONTENT_TYPE,
-                cache_control=private_cache_control(),
-            )
+        return self.send(request, video_id, layout.MASTER_PLAYLIST, content_type=layout.PLAYLIST_CONTENT_TYPE)
 
 
 class RungPlaylistView(HlsView):
@@ -130,11 +133,11 @@ class RungPlaylistView(HlsView):
 
 
 class SegmentView(HlsView):
-    @extend_schema(
-        operation_id="video_segment",
-        summary="One MPEG-TS segment listed by the rung's playlist (with credentials; signed URLs need none)",
-        parameters=CONDITIONAL_HEADERS,
-        responses=_file_schema(layout.SEGMENT_CONTENT_TYPE, "The segment."),
+    @_file_operation(
+        "video_segment",
+        "One MPEG-TS segment listed by the rung's playlist (with credentials; signed URLs need none)",
+        layout.SEGMENT_CONTENT_TYPE,
+        "The segment.",
     )
     def get(self, request, video_id: int, rung: str, segment: str):
         self.rung_or_404(video_id, rung)
@@ -144,10 +147,7 @@ class SegmentView(HlsView):
             listed = segment in playlist.read_all().decode("utf-8", errors="replace").split()
         if not listed:
             raise NotFound(SEGMENT_NOT_FOUND)
-        with self.open_or_404(video_id, rung, segment) as file:
-            return files.file_response(
-                request, file, content_type=layout.SEGMENT_CONTENT_TYPE, cache_control=private_cache_control()
-            )
+        return self.send(request, video_id, rung, segment, content_type=layout.SEGMENT_CONTENT_TYPE)
 
 
 # The same views answer URLs with a trailing slash; distinct classes keep operation ids unique.

@@ -109,8 +109,12 @@ def _tampered(video, uri: str, user) -> dict[str, str]:
         user_id=user.pk,
         expires=int(time.time()) - 5,
     )
+    missing = signing.sign_query(
+        SIGNING_KEY.encode(), video_id=video.pk, rung="480p", segment="009.ts", user_id=user.pk, expires=2**40
+    )
     return {
         "valid": f"/api/video/{video.pk}/480p/{uri}",
+        "signed-but-missing": f"/api/video/{video.pk}/480p/009.ts?{missing}",
         "slash": f"/api/video/{video.pk}/480p/{name}/?{query}",
         "other-segment": f"/api/video/{video.pk}/480p/002.ts?{query}",
         "other-video": f"/api/video/{video.pk + 1}/480p/{uri}",
@@ -133,6 +137,7 @@ def test_nginx_and_the_python_handler_judge_signatures_by_one_rule(nginx_url, st
         verdicts[case] = (through_nginx, call_wsgi(python, path)[0])
     assert verdicts == {
         "valid": (200, 200),
+        "signed-but-missing": (404, 404),
         "slash": (200, 200),
         "other-segment": (403, 403),
         "other-video": (403, 403),

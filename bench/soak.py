@@ -34,7 +34,7 @@ from bench.common import (  # noqa: E402
     require_tools,
     wrk_run_parallel,
 )
-from tests.support import gunicorn, make_clip, manage, rq_worker, wait_until  # noqa: E402
+from tests.support import gunicorn, http_get, make_clip, manage, rq_worker, wait_until  # noqa: E402
 
 
 def main() -> int:
@@ -121,10 +121,14 @@ def main() -> int:
         with gunicorn(web_env, work, workers=args.web_workers, extra_args=web_args) as web:
             base = web.url
             split = [args.connections - 2 * (args.connections // 3), *(2 * [args.connections // 3])]
+            playlist = f"/api/video/{seed.pk}/480p/index.m3u8"
+            _, listed = http_get(base + playlist, headers)
+            # The player's way: the first segment's signed URL, as the playlist lists it.
+            first = next(line for line in listed.decode().splitlines() if line and not line.startswith("#"))
             targets = {
                 "GET /api/video/": "/api/video/",
-                "GET 480p/index.m3u8": f"/api/video/{seed.pk}/480p/index.m3u8",
-                "GET 480p/000.ts": f"/api/video/{seed.pk}/480p/000.ts",
+                "GET 480p/index.m3u8": playlist,
+                "GET 480p/000.ts (signed)": f"/api/video/{seed.pk}/480p/{first}",
             }
             print(f"Soaking {args.duration}s at {args.connections} connections...", flush=True)
             results = wrk_run_parallel(

@@ -5,11 +5,14 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 
+from video.pipeline.ffmpeg.process import CONTAINERS
+
 
 def source_upload_to(instance, filename: str) -> str:
-    """Sources are stored under a random name; the original name is kept on the row only."""
-    extension = os.path.splitext(filename)[1].lower()[:10]
-    return f"sources/{uuid.uuid4().hex}{extension}"
+    """Sources are stored under a random name and the detected container's extension (none when
+    the source was not checked); the original name is kept on the row only."""
+    container = (instance.source_probe or {}).get("container", "")
+    return f"sources/{uuid.uuid4().hex}{CONTAINERS.get(container, '')}"
 
 
 def thumbnail_upload_to(instance, filename: str) -> str:

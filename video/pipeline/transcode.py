@@ -89,7 +89,7 @@ def _encode_and_publish(video: Video, job_id: str, area: layout.WorkArea, on_pro
         ),
     )
     rungs = encode.transcode(plan, log_path=area.log, on_progress=on_progress)
-    thumbnail = "" if video.thumbnail else _make_thumbnail(source, area, duration=probed.duration)
+    thumbnail = "" if video.thumbnail else _make_thumbnail(source, area, probed)
     fields = {
         "duration": probed.duration,
         "source_width": probed.width,
@@ -104,8 +104,8 @@ def _encode_and_publish(video: Video, job_id: str, area: layout.WorkArea, on_pro
     return SUPERSEDED
 
 
-def _make_thumbnail(source: str, area: layout.WorkArea, *, duration: float) -> str:
-    encode.extract_thumbnail(source, area.thumbnail, duration=duration)
+def _make_thumbnail(source: str, area: layout.WorkArea, probed: probe.ProbeResult) -> str:
+    encode.extract_thumbnail(source, area.thumbnail, duration=probed.duration, container=probed.container)
     with open(area.thumbnail, "rb") as handle:
         return default_storage.save(f"thumbnails/{uuid.uuid4().hex}.jpg", File(handle))
 

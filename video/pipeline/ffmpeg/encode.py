@@ -15,7 +15,7 @@ from pathlib import Path
 from video import layout
 from video.pipeline.ffmpeg import playlists
 from video.pipeline.ffmpeg.ladder import TranscodePlan, build_transcode_command
-from video.pipeline.ffmpeg.process import FFMPEG, TranscodeError, read_tail, run, tail
+from video.pipeline.ffmpeg.process import FFMPEG, TranscodeError, read_tail, run, source_input, tail
 
 # Encodes run at a lower CPU priority, so on a host shared with gunicorn a transcode takes the idle
 # cores and web requests keep theirs (see the soak figures in docs/BENCHMARKS.md).
@@ -114,12 +114,26 @@ def _failure(returncode: int, stderr_tail: str) -> TranscodeError:
 
 
 def extract_thumbnail(
-    source: str | os.PathLike, destination: str | os.PathLike, *, duration: float, max_height: int = 720
+    source: str | os.PathLike,
+    destination: str | os.PathLike,
+    *,
+    duration: float,
+    container: str = "",
+    max_height: int = 720,
 ) -> None:
     """Write a JPEG of a representative frame (ffmpeg's `thumbnail` filter) from early in the film."""
     start = min(duration * 0.1, 30.0) if duration > 2 else 0.0
     scale = f"scale=-2:'min({max_height},ih)':flags=bicubic"
-    command = [FFMPEG, "-nostdin", "-v", "error", "-y", "-ss", f"{start:.3f}", "-i", str(source)]
+    command = [
+        FFMPEG,
+        "-nostdin",
+        "-v",
+        "error",
+        "-y",
+        "-ss",
+        f"{start:.3f}",
+        *source_input(source, container),
+    ]
     command += ["-map", "0:v:0", "-vf", f"thumbnail=50,{scale},format=yuvj420p", "-frames:v", "1"]
     result = run([*command, "-q:v", "3", "-f", "image2", str(destination)], timeout=THUMBNAIL_TIMEOUT)
     if result.returncode != 0 or not Path(destination).is_file():

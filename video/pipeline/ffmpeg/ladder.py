@@ -17,7 +17,7 @@ from pathlib import Path
 
 from video import layout
 from video.pipeline.ffmpeg.probe import ProbeResult
-from video.pipeline.ffmpeg.process import FFMPEG
+from video.pipeline.ffmpeg.process import FFMPEG, source_input
 
 MAX_FPS = 60
 DEFAULT_SEGMENT_SECONDS = 4
@@ -144,7 +144,8 @@ def build_plan(
 def build_transcode_command(plan: TranscodePlan) -> list[str]:
     """One ffmpeg command that decodes once and writes every planned rung as HLS."""
     command = [FFMPEG, "-nostdin", "-hide_banner", "-y", "-nostats", "-progress", "pipe:1"]
-    command += ["-loglevel", "error", "-i", str(plan.source), "-filter_complex", _filter_graph(plan)]
+    command += ["-loglevel", "error", *source_input(plan.source, plan.probe.container)]
+    command += ["-filter_complex", _filter_graph(plan)]
     if plan.encoder.threads:
         command += ["-filter_complex_threads", str(plan.encoder.threads)]
     for index, planned in enumerate(plan.rungs):

@@ -11,10 +11,11 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from video.pipeline.ffmpeg.process import FFMPEG, FFPROBE, ProbeError, run, tail
+from video.pipeline.ffmpeg.process import CONTAINERS, FFMPEG, FFPROBE, ProbeError, run, source_input, tail
 
 NOT_READABLE = (
-    "This file could not be read as a video. It may not be a video, or it may be damaged or incomplete."
+    "This file could not be read as a video. Videoflix accepts MP4/MOV, Matroska/WebM, AVI, MPEG-TS, "
+    "MPEG-PS, FLV, WMV and MXF files; this one is another kind of file, or it is damaged or incomplete."
 )
 TOO_SLOW = "The file took too long to read; it may be damaged."
 
@@ -27,6 +28,7 @@ class ProbeResult:
     fps: Fraction
     has_audio: bool
     rotation: int = 0
+    container: str = ""  # the demuxer that read it, a key of CONTAINERS
 
     def as_dict(self) -> dict:
         """A JSON-ready form, kept on the video row so the worker need not probe again."""
@@ -50,6 +52,7 @@ def probe(path: str | os.PathLike) -> ProbeResult:
         fps=_frame_rate(video),
         has_audio=any(stream.get("codec_type") == "audio" for stream in streams),
         rotation=rotation,
+        container=_container(info),
     )
 
 
@@ -59,7 +62,9 @@ def _ffprobe(path: Path) -> dict:
     if path.stat().st_size == 0:
         raise ProbeError("The file is empty.")
     try:
-        result = run([FFPROBE, "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)])
+        result = run(
+            [FFPROBE, "-v", "error", "-show_format", "-show_streams", "-of", "json", *source_input(path)]
+        )
     except subprocess.TimeoutExpired as error:
         raise ProbeError(TOO_SLOW) from error
     if result.returncode != 0:
@@ -85,6 +90,14 @@ def _picture_stream(info: dict, streams: list[dict]) -> dict:
     if format_name.endswith("_pipe") or format_name in {"image2", "gif"}:
         raise ProbeError("This is a still image, not a video; please upload a video file.")
     return videos[0]
+
+
+def _container(info: dict) -> str:
+    names = ((info.get("format") or {}).get("format_name") or "").split(",")
+    for name in names:
+        if name in CONTAINERS:
+            return name
+    raise ProbeError(NOT_READABLE)
 
 
 def _duration(info: dict, video: dict) -> float:
@@ -146,7 +159,7 @@ def check_decodable_end(path: str | os.PathLike, duration: float, *, seconds: fl
     even when its end is missing; only decoding the end shows it.
     """
     start = f"{max(0.0, duration - seconds):.3f}"
-    command = [FFMPEG, "-nostdin", "-v", "error", "-ss", start, "-i", str(path)]
+    command = [FFMPEG, "-nostdin", "-v", "error", "-ss", start, *source_input(path)]
     try:
         result = run([*command, "-map", "0:v:0", "-f", "null", "-"])
     except subprocess.TimeoutExpired as error:

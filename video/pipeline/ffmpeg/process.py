@@ -11,6 +11,30 @@ FFPROBE = os.environ.get("FFPROBE_BINARY", "ffprobe")
 PROBE_TIMEOUT = 60
 STDERR_TAIL_CHARS = 2000
 
+# The audio-video containers Videoflix accepts, by ffmpeg demuxer, with the extension a source is
+# stored under. Everything else (playlists such as HLS, concat lists, text, images, lavfi and
+# network formats) is refused: ffprobe and ffmpeg may use no other demuxer, so a file cannot make
+# them open another file.
+CONTAINERS = {
+    "mov": ".mp4",  # MP4, MOV, M4V, 3GP
+    "matroska": ".mkv",  # Matroska, WebM
+    "avi": ".avi",
+    "mpegts": ".ts",
+    "mpeg": ".mpg",  # MPEG program streams (VOB)
+    "flv": ".flv",
+    "asf": ".wmv",  # WMV
+    "mxf": ".mxf",
+}
+
+
+def source_input(path, container: str | None = None) -> list[str]:
+    """The input options for reading a source: the local file only, through the accepted
+    demuxers only (or exactly ``container``, once it is known)."""
+    options = ["-protocol_whitelist", "file", "-format_whitelist", ",".join(CONTAINERS)]
+    if container:
+        options += ["-f", container]
+    return [*options, "-i", f"file:{path}"]
+
 
 class ProbeError(Exception):
     """The file is not a usable video; `message` is a sentence for a person."""

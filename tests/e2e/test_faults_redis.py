@@ -106,3 +106,49 @@ def test_upload_during_a_redis_outage_is_queued_once_redis_is_back(tmp_path, set
             )
             titles = [item["title"] for item in response.json()]
             assert titles == ["Uploaded in the dark", "Already ready"], json.dumps(response.json())
+
+
+def test_after_redis_loses_its_data_workers_register_again_and_lost_jobs_are_queued_again(tmp_path, settings):
+    """Security review, finding 11: a flushed Redis (a restart without persistence, a failover)
+    must not leave health red for good while the workers run, nor lose the queued transcodes."""
+    import redis
+    from django.utils import timezone
+
+    category = CategoryFactory(name="Drama")
+    sources = Path(settings.MEDIA_ROOT) / "sources"
+    sources.mkdir(parents=True)
+    make_clip(sources / "queued.mp4", width=640, height=360, seconds=2)
+    with private_redis(tmp_path) as redis_server:
+        env = django_env(
+            DB_NAME=connection.settings_dict["NAME"],
+            MEDIA_ROOT=settings.MEDIA_ROOT,
+            REDIS_HOST="127.0.0.1",
+            REDIS_PORT=redis_server.port,
+            REDIS_DB=0,
+            REDIS_LOCATION=f"redis://127.0.0.1:{redis_server.port}/1",
+            VIDEO_RUNGS="120p",
+            VIDEO_STALE_AFTER_SECONDS=1,
+            RQ_MAINTENANCE_INTERVAL=2,
+        )
+        with gunicorn(env, tmp_path) as web, rq_worker(env, tmp_path) as worker:
+            health = f"{web.url}/api/health/?only=worker"
+            assert wait_until(lambda: requests.get(health, timeout=5).status_code == 200, timeout=30)
+            # A transcode queued before the loss: its row says pending with a job id Redis will forget.
+            video = VideoFactory(
+                title="Queued before the loss", category=category, source="sources/queued.mp4", rungs=[]
+            )
+            Video.objects.filter(pk=video.pk).update(
+                status=Video.Status.PENDING, job_id="lost-with-redis", updated_at=timezone.now()
+            )
+            redis.Redis(host="127.0.0.1", port=redis_server.port).flushall()
+            assert requests.get(health, timeout=5).status_code == 503  # nobody is listed any more
+
+            assert wait_until(lambda: requests.get(health, timeout=5).status_code == 200, timeout=60), (
+                worker.log()
+            )
+            assert "registering it again" in worker.log()
+            assert worker.process.poll() is None
+            assert wait_until(lambda: Video.objects.get(pk=video.pk).status == "ready", timeout=120), (
+                f"status {Video.objects.get(pk=video.pk).status}\n" + worker.log()
+            )
+            assert Video.objects.get(pk=video.pk).rungs == ["120p"]

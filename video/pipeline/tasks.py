@@ -10,7 +10,7 @@ import logging
 
 from django.conf import settings
 from django.db import close_old_connections
-from rq import get_current_job
+from rq import get_current_job, worker_registration
 from rq.job import Job
 from rq.worker import Worker
 
@@ -67,6 +67,30 @@ class VideoflixWorker(Worker):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("maintenance_interval", settings.RQ_MAINTENANCE_INTERVAL)
         super().__init__(*args, **kwargs)
+
+    def heartbeat(self, timeout: int | None = None, pipeline=None):
+        super().heartbeat(timeout, pipeline)
+        if pipeline is None:  # idle, or between jobs
+            self.register_again_if_forgotten()
+
+    def maintain_heartbeats(self, job, execution):
+        super().maintain_heartbeats(job, execution)  # while a job runs
+        self.register_again_if_forgotten()
+
+    def register_again_if_forgotten(self) -> None:
+        """Redis lost its data (a restart without persistence, a failover, a flush): this running
+        worker is no longer listed, so /api/health/ and the dashboard would call it dead for good.
+        List it again, as RQ does at its birth."""
+        if self.connection.sismember(worker_registration.REDIS_WORKER_KEYS, self.key):
+            return
+        logger.warning(
+            "Worker %s was missing from Redis (its data was lost); registering it again", self.name
+        )
+        with self.connection.pipeline() as pipeline:
+            pipeline.hset(self.key, mapping=self.serialize())
+            worker_registration.register(self, pipeline)
+            pipeline.expire(self.key, self.worker_ttl + 60)
+            pipeline.execute()
 
     @property
     def dequeue_timeout(self) -> int:

@@ -11,7 +11,7 @@ EMAIL_TAKEN = "An account with this email address already exists."
 
 def _clean_unique_email(form) -> str:
     email = User.objects.normalize_email(form.cleaned_data.get("email"))
-    others = User.objects.filter(email__iexact=email)
+    others = User.objects.filter(email=email)
     if form.instance.pk is not None:
         others = others.exclude(pk=form.instance.pk)
     if others.exists():

@@ -15,6 +15,11 @@ from rest_framework.throttling import SimpleRateThrottle
 from authentication.models import User
 
 
+def email_digest(email: str) -> str:
+    """The key of an address in the counters: its canonical form, hashed (no address in Redis)."""
+    return hashlib.sha256(User.objects.normalize_email(email).encode()).hexdigest()
+
+
 class _ScopedRateThrottle(SimpleRateThrottle):
     def get_rate(self):
         try:
@@ -38,8 +43,7 @@ class _EmailThrottle(_ScopedRateThrottle):
         email = get("email") if get is not None else None
         if not isinstance(email, str) or not email.strip():
             return None
-        digest = hashlib.sha256(User.objects.normalize_email(email).encode()).hexdigest()
-        return self.cache_format % {"scope": self.scope, "ident": digest}
+        return self.cache_format % {"scope": self.scope, "ident": email_digest(email)}
 
 
 # Login and POST /api/token/ share their scopes: alternating endpoints gains nothing.

@@ -5,7 +5,7 @@ from rest_framework.authentication import CSRFCheck
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed as JWTAuthenticationFailed
 
-from authentication.cookies import ACCESS_COOKIE
+from authentication.cookies import ACCESS_COOKIE, credential_cookies_check
 
 SESSION_INVALID = "Your session has expired or is not valid. Please log in again."
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
@@ -29,10 +29,13 @@ class CookieOrBearerJWTAuthentication(JWTAuthentication):
 
     A cookie-authenticated request that changes state must carry a valid CSRF token, as with
     Django's session authentication; Bearer requests need none. Tokens of deleted or deactivated
-    users are refused. Every failure is a 401 with one readable message.
+    users are refused, and so is a request that names a credential cookie twice
+    (authentication.cookies). Every failure is a 401 with one readable message.
     """
 
     def authenticate(self, request):
+        # Duplicated credential cookies are refused even when a Bearer header is used: one rule.
+        credential_cookies_check(request.META.get("HTTP_COOKIE"))
         try:
             header = self.get_header(request)
             raw_token = self.get_raw_token(header) if header is not None else None

@@ -16,8 +16,8 @@ class UserManager(BaseUserManager):
 
         NFKC folds compatibility characters (fullwidth letters, the long s) into their plain
         forms, then Python lower-cases the whole address. Lookups compare this form exactly, never
-        with the database's case-insensitive UPPER(), which would let `al\\u0131ce` (dotless i, U+0131) match
-        `alice`.
+        with the database's case-insensitive UPPER(), which would let an address spelt with a
+        dotless i (U+0131) match the account spelt with a plain i.
         """
         return unicodedata.normalize("NFKC", (email or "").strip()).lower()
 

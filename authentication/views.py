@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from authentication import serializers, services, throttles
 from authentication.authentication import CookieOrBearerJWTAuthentication, enforce_csrf
-from authentication.cookies import REFRESH_COOKIE, jwt_cookies_delete, jwt_cookies_set
+from authentication.cookies import REFRESH_COOKIE, credential_cookie_get, jwt_cookies_delete, jwt_cookies_set
 
 ACTIVATED = "Account successfully activated."
 LOGGED_IN = "Login successful"
@@ -33,6 +33,11 @@ _429 = OpenApiResponse(ERROR, description="Too many attempts; see the Retry-Afte
 class _PublicView(APIView):
     authentication_classes = ()
     permission_classes = (AllowAny,)
+
+    def get_authenticate_header(self, request):
+        # These views authenticate nobody, but a refused token (refresh, logout) still answers
+        # 401 naming the scheme, not DRF's 403 for views without authenticators.
+        return CookieOrBearerJWTAuthentication().authenticate_header(request)
 
 
 @extend_schema(
@@ -135,15 +140,11 @@ class TokenObtainView(_PublicView):
     summary="Rotate the refresh token: from the refresh_token cookie, or from the body.",
 )
 class TokenRefreshView(_PublicView):
-    def get_authenticate_header(self, request):
-        # This view authenticates nobody, but its 401 still names the scheme.
-        return CookieOrBearerJWTAuthentication().authenticate_header(request)
-
     def post(self, request):
         serializer = serializers.RefreshInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         body_token = serializer.validated_data.get("refresh")
-        raw_token = body_token or request.COOKIES.get(REFRESH_COOKIE)
+        raw_token = body_token or credential_cookie_get(request, REFRESH_COOKIE)
         if not raw_token:
             raise ValidationError(NO_REFRESH_COOKIE)
         refresh = services.token_refresh(raw_token=raw_token)
@@ -171,7 +172,7 @@ class LogoutView(_PublicView):
         serializer.is_valid(raise_exception=True)
         raw_token = serializer.validated_data.get("refresh")
         if not raw_token:
-            raw_token = request.COOKIES.get(REFRESH_COOKIE)
+            raw_token = credential_cookie_get(request, REFRESH_COOKIE)
             if not raw_token:
                 raise ValidationError(NO_REFRESH_COOKIE)
             enforce_csrf(request)

@@ -6,6 +6,7 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed as JWTAuthenticationFailed
 
 from authentication.cookies import ACCESS_COOKIE, credential_cookies_check
+from authentication.sessions import SESSION_CLAIM, session_is_revoked
 
 SESSION_INVALID = "Your session has expired or is not valid. Please log in again."
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
@@ -29,7 +30,8 @@ class CookieOrBearerJWTAuthentication(JWTAuthentication):
 
     A cookie-authenticated request that changes state must carry a valid CSRF token, as with
     Django's session authentication; Bearer requests need none. Tokens of deleted or deactivated
-    users are refused, and so is a request that names a credential cookie twice
+    users are refused, as are tokens issued before the user's password changed or of a session
+    that logged out (authentication.sessions), and so is a request that names a credential cookie twice
     (authentication.cookies). Every failure is a 401 with one readable message.
     """
 
@@ -52,6 +54,13 @@ class CookieOrBearerJWTAuthentication(JWTAuthentication):
         if from_cookie and request.method not in SAFE_METHODS:
             enforce_csrf(request)
         return user, validated_token
+
+    def get_user(self, validated_token):
+        """simplejwt's user checks (exists, active, password unchanged), then the session's logout."""
+        user = super().get_user(validated_token)
+        if session_is_revoked(session_id=validated_token.get(SESSION_CLAIM)):
+            raise JWTAuthenticationFailed("This session has been logged out.", code="session_revoked")
+        return user
 
     def authenticate_header(self, request):
         return f'Bearer realm="{self.www_authenticate_realm}"'

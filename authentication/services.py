@@ -23,11 +23,13 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.utils import get_md5_hash_password
 from rq import Retry
 
 from authentication import tasks
 from authentication.models import User
 from authentication.selectors import user_get_by_email, user_get_by_uidb64
+from authentication.sessions import SESSION_CLAIM, session_id_new, session_id_of, session_revoke
 from authentication.tokens import account_activation_token, password_reset_token
 
 logger = logging.getLogger(__name__)
@@ -155,17 +157,30 @@ def user_login(*, request, email: str, password: str) -> tuple[User, RefreshToke
     user = authenticate(request, email=User.objects.normalize_email(email), password=password)
     if user is None or not user.is_active:
         raise ValidationError(LOGIN_FAILED)
-    refresh = RefreshToken.for_user(user)
+    refresh = _refresh_token_issue(user=user, session_id=session_id_new())
     update_last_login(None, user)
     return user, refresh
+
+
+def _refresh_token_issue(*, user: User, session_id: str) -> RefreshToken:
+    """A refresh token of the session; its access tokens copy the session id."""
+    refresh = RefreshToken.for_user(user)
+    refresh[SESSION_CLAIM] = session_id
+    return refresh
+
+
+def _token_password_is_current(*, token: RefreshToken, user: User) -> bool:
+    """False for a token issued before the user's password last changed (CHECK_REVOKE_TOKEN)."""
+    return token.get(jwt_settings.REVOKE_TOKEN_CLAIM) == get_md5_hash_password(user.password)
 
 
 def token_refresh(*, raw_token: str) -> RefreshToken:
     """Exchange a refresh token for a new one (the old one is blacklisted: rotation).
 
     Raises AuthenticationFailed for a token that is malformed, foreign, expired, blacklisted or
-    already used, or whose user was deleted or deactivated. Two concurrent uses of one token
-    cannot both succeed.
+    already used, issued before the password last changed, or whose user was deleted or
+    deactivated. Two concurrent uses of one token cannot both succeed. The new token keeps the
+    session id, so logout still reaches every access token of the login.
     """
     try:
         with transaction.atomic():
@@ -176,16 +191,21 @@ def token_refresh(*, raw_token: str) -> RefreshToken:
             if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
                 raise TokenError("The refresh token is blacklisted or unknown.")
             user = User.objects.filter(pk=old.get(jwt_settings.USER_ID_CLAIM)).first()
-            if user is None or not user.is_active:
-                raise TokenError("The token's user is gone or inactive.")
+            if user is None or not user.is_active or not _token_password_is_current(token=old, user=user):
+                raise TokenError("The token's user is gone or inactive, or the password changed.")
             BlacklistedToken.objects.create(token=outstanding)
-            return RefreshToken.for_user(user)
+            return _refresh_token_issue(user=user, session_id=old.get(SESSION_CLAIM) or session_id_new())
     except TokenError as exc:
         raise AuthenticationFailed(REFRESH_INVALID) from exc
 
 
-def token_blacklist(*, raw_token: str) -> bool:
-    """Blacklist a refresh token; False if it was already unusable (invalid, expired or blacklisted)."""
+def session_logout(*, raw_token: str) -> bool:
+    """End the login a refresh token belongs to: blacklist the token and revoke its session, so
+    its access tokens stop working at once. False if the refresh token was already unusable
+    (invalid, expired or blacklisted); a validly signed one still has its session revoked."""
+    session_id = session_id_of(raw_token)
+    if session_id is not None:
+        session_revoke(session_id=session_id)
     try:
         RefreshToken(raw_token).blacklist()
     except TokenError:

@@ -176,7 +176,7 @@ class LogoutView(_PublicView):
             if not raw_token:
                 raise ValidationError(NO_REFRESH_COOKIE)
             enforce_csrf(request)
-        services.token_blacklist(raw_token=raw_token)
+        services.session_logout(raw_token=raw_token)
         response = Response({"detail": LOGGED_OUT})
         jwt_cookies_delete(response)
         return response

@@ -224,6 +224,8 @@ SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
+    # Tokens carry a hash of the password hash: a password change or reset ends every earlier token.
+    "CHECK_REVOKE_TOKEN": True,
 }
 JWT_COOKIE_SAMESITE = config("JWT_COOKIE_SAMESITE", default="Lax")
 

@@ -39,8 +39,12 @@ def _hours(seconds: int) -> int:
     return max(1, round(seconds / 3600))
 
 
-def email_send_activation(*, user: User) -> bool:
-    """Send a fresh activation link; False (nothing sent) if the account was activated meanwhile."""
+def email_send_activation(*, user: User, again: bool = False) -> bool:
+    """Send a fresh activation link; False (nothing sent) if the account was activated meanwhile.
+
+    `again`: the address was registered again; the email says the password did not change and
+    points to the password reset.
+    """
     if user.is_active or user.was_ever_activated:
         return False
     link = frontend_link(
@@ -50,7 +54,7 @@ def email_send_activation(*, user: User) -> bool:
         user=user,
         subject="Confirm your email address for Videoflix",
         template="activation",
-        context={"link": link, "valid_hours": _hours(settings.ACCOUNT_ACTIVATION_TIMEOUT)},
+        context={"link": link, "valid_hours": _hours(settings.ACCOUNT_ACTIVATION_TIMEOUT), "again": again},
     )
     return True
 

@@ -47,7 +47,7 @@ class _PublicView(APIView):
     summary="Register an account; an activation email follows.",
 )
 class RegisterView(_PublicView):
-    throttle_classes = (throttles.RegisterIpThrottle, throttles.RegisterEmailThrottle)
+    throttle_classes = (throttles.RegisterIpThrottle,)
 
     def post(self, request):
         serializer = serializers.RegisterSerializer(data=request.data)
@@ -94,8 +94,7 @@ class ActivateView(_PublicView):
     summary="Log in: sets the access_token, refresh_token (HttpOnly) and csrftoken cookies.",
 )
 class LoginView(_PublicView):
-    throttle_classes = (throttles.LoginIpThrottle, throttles.LoginEmailThrottle)
-
+    # Limited inside services.user_login: failures only (authentication.limits).
     def post(self, request):
         serializer = serializers.CredentialsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -120,8 +119,7 @@ class LoginView(_PublicView):
     summary="Obtain an access/refresh pair for Bearer clients (no cookies).",
 )
 class TokenObtainView(_PublicView):
-    throttle_classes = (throttles.LoginIpThrottle, throttles.LoginEmailThrottle)
-
+    # Limited inside services.user_login: failures only (authentication.limits).
     def post(self, request):
         serializer = serializers.CredentialsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -189,7 +187,7 @@ class LogoutView(_PublicView):
     summary="Email a password reset link; the same answer whether or not the address has an account.",
 )
 class PasswordResetView(_PublicView):
-    throttle_classes = (throttles.PasswordResetIpThrottle, throttles.PasswordResetEmailThrottle)
+    throttle_classes = (throttles.PasswordResetIpThrottle,)
 
     def post(self, request):
         serializer = serializers.PasswordResetSerializer(data=request.data)

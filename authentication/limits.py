@@ -54,8 +54,13 @@ def _bump(key: str, seconds: int) -> int:
         return 1
 
 
+def _wait(key: str, seconds: int) -> int:
+    """Seconds until a counter's window ends (the whole window when Redis cannot tell)."""
+    return cache.ttl(key) or seconds
+
+
 def _refuse(key: str, seconds: int) -> None:
-    raise Throttled(wait=cache.ttl(key) or seconds)
+    raise Throttled(wait=_wait(key, seconds))
 
 
 def _login_keys(request, email: str) -> dict[str, str]:
@@ -101,12 +106,11 @@ def login_address_unlock(*, email: str) -> None:
     cache.delete(f"login-failures:address:{email_digest(email)}")
 
 
-def admin_login_check(*, request, username: str) -> None:
-    """Raise Throttled while the (username, client) pair has used up its failures."""
+def admin_login_wait(*, request, username: str) -> int | None:
+    """Seconds to wait while the (username, client) pair has used up its failures; else None."""
     key = _admin_key(request, username)
     limit, seconds = _rate("admin_login")
-    if (cache.get(key) or 0) >= limit:
-        _refuse(key, seconds)
+    return _wait(key, seconds) if (cache.get(key) or 0) >= limit else None
 
 
 def admin_login_failure_record(*, request, username: str) -> None:

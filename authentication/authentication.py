@@ -29,9 +29,9 @@ class CookieOrBearerJWTAuthentication(JWTAuthentication):
     """`Authorization: Bearer <access>` first, the `access_token` cookie second.
 
     A cookie-authenticated request that changes state must carry a valid CSRF token, as with
-    Django's session authentication; Bearer requests need none. Tokens of deleted or deactivated
-    users are refused, as are tokens issued before the user's password changed or of a session
-    that logged out (authentication.sessions), and so is a request that names a credential cookie twice
+    Django's session authentication; Bearer requests need none. Refused: tokens of deleted or
+    deactivated users, tokens issued before the user's password changed, tokens of a login that
+    logged out (authentication.sessions), and any request that names a credential cookie twice
     (authentication.cookies). Every failure is a 401 with one readable message.
     """
 

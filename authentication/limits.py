@@ -4,12 +4,17 @@ Login (`/api/login/` and `/api/token/`, shared counters) counts failures only, n
 
 - per client address: after `login_ip` failures in its window, that client is refused (429)
   without its password being checked, for every address;
+- per (client, address) pair: after `login_pair` failures, that client is refused for that
+  address only;
 - per email address, across clients: after failures from `login_email` *different* clients in
-  its window, the address is refused to every other client that has not logged into it
-  successfully before (a "known client", remembered KNOWN_CLIENT_DAYS). One client failing many
-  times never counts as more than one, and a client's own failures never lock the address for
-  itself, so a stranger on one address cannot lock the owner out; a known client (the owner's
-  usual address) is never refused because of other clients' failures.
+  its window, the address is refused to every client that has neither failed on it nor logged
+  into it successfully before (a "known client", remembered KNOWN_CLIENT_DAYS).
+
+One client failing many times counts once towards the address, and a client's own failures never
+lock the address for it, so a stranger on one address cannot lock the owner out, and a known
+client (the owner's usual address) is never refused because of other clients' failures. Guessing
+stays bounded: at most about `login_email` clients times `login_pair` failures per window reach
+one address.
 
 The admin login counts failures per (username, client address) pair (`admin_login`), so a
 stranger only locks their own pair. Registration and password reset answer the same for every
@@ -77,23 +82,24 @@ def login_attempt_check(*, request, email: str) -> None:
     """Raise Throttled (429) when this attempt must be refused before its password is checked."""
     keys = _login_keys(request, email)
     found = cache.get_many(list(keys.values()))
-    client_limit, client_seconds = _rate("login_ip")
-    if found.get(keys["client"], 0) >= client_limit:
-        _refuse(keys["client"], client_seconds)
-    # Only the failures of *other* clients lock the address for this one.
-    others = found.get(keys["address"], 0) - (1 if keys["pair"] in found else 0)
-    address_limit, address_seconds = _rate("login_email")
-    if others >= address_limit and keys["known"] not in found:
-        _refuse(keys["address"], address_seconds)
+    for counter, scope in (("client", "login_ip"), ("pair", "login_pair")):
+        limit, seconds = _rate(scope)
+        if found.get(keys[counter], 0) >= limit:
+            _refuse(keys[counter], seconds)
+    # The address lock holds off newcomers: clients that have already failed on it are bounded
+    # by their pair limit instead, and known clients pass.
+    limit, seconds = _rate("login_email")
+    newcomer = keys["pair"] not in found and keys["known"] not in found
+    if newcomer and found.get(keys["address"], 0) >= limit:
+        _refuse(keys["address"], seconds)
 
 
 def login_failure_record(*, request, email: str) -> None:
-    """Count a failed login for the client, and the client once per window for the address."""
+    """Count a failed login for the client and the pair, and the client once for the address."""
     keys = _login_keys(request, email)
     _bump(keys["client"], _rate("login_ip")[1])
-    address_seconds = _rate("login_email")[1]
-    if cache.add(keys["pair"], 1, timeout=address_seconds):
-        _bump(keys["address"], address_seconds)
+    if _bump(keys["pair"], _rate("login_pair")[1]) == 1:
+        _bump(keys["address"], _rate("login_email")[1])
 
 
 def login_success_record(*, request, email: str) -> None:
@@ -102,8 +108,10 @@ def login_success_record(*, request, email: str) -> None:
 
 
 def login_address_unlock(*, email: str) -> None:
-    """Forget other clients' failures on an address (its owner has just proved it by a reset link)."""
-    cache.delete(f"login-failures:address:{email_digest(email)}")
+    """Forget every client's failures on an address (its owner has just proved it by a reset link)."""
+    address = email_digest(email)
+    cache.delete(f"login-failures:address:{address}")
+    cache.delete_pattern(f"login-failures:pair:{address}:*")
 
 
 def admin_login_wait(*, request, username: str) -> int | None:

@@ -203,8 +203,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
-        # Login counts failures only: per client, and failing clients per address (authentication/limits.py).
+        # Login counts failures only: per client, per (client, address) pair, and failing clients
+        # per address (authentication/limits.py).
         "login_ip": config("THROTTLE_LOGIN_IP", default="20/min"),
+        "login_pair": config("THROTTLE_LOGIN_PAIR", default="10/hour"),
         "login_email": config("THROTTLE_LOGIN_EMAIL", default="10/hour"),
         # Admin login failures per (username, client address) pair.
         "admin_login": config("THROTTLE_ADMIN_LOGIN", default="5/hour"),

@@ -95,10 +95,41 @@ def test_failures_from_many_clients_lock_the_address_for_clients_it_does_not_kno
     assert _post(api_client, "/api/login/", other, ip="10.0.1.9").status_code == 400
 
 
+def test_one_clients_failures_on_one_address_lock_that_pair_only(api_client, user, password, rates):
+    rates(login_pair="2/hour")
+    for n in range(2):
+        wrong = {"email": user.email, "password": f"guess-{n}"}
+        assert _post(api_client, "/api/login/", wrong, ip="10.6.6.6").status_code == 400
+
+    right = {"email": user.email, "password": password}
+    _assert_throttled(_post(api_client, "/api/token/", right, ip="10.6.6.6"), window=3600)
+    other = {"email": "someone.else@example.com", "password": "x"}
+    assert _post(api_client, "/api/login/", other, ip="10.6.6.6").status_code == 400
+    assert _post(api_client, "/api/login/", right, ip="10.0.0.1").status_code == 200
+
+
+def test_clients_that_failed_on_a_locked_address_cannot_keep_guessing(api_client, user, password, rates):
+    rates(login_email="2/hour", login_pair="2/hour")
+    right = {"email": user.email, "password": password}
+    assert _post(api_client, "/api/login/", right, ip="10.0.0.1").status_code == 200
+    guessers = ["10.0.1.1", "10.0.1.2"]
+    for ip in guessers * 2:
+        assert _post(api_client, "/api/login/", {**right, "password": "guess"}, ip=ip).status_code == 400
+
+    for ip in [*guessers, "10.0.1.3"]:
+        _assert_throttled(
+            _post(api_client, "/api/login/", {**right, "password": "guess"}, ip=ip), window=3600
+        )
+    assert _post(api_client, "/api/login/", right, ip="10.0.0.1").status_code == 200
+
+
 def test_a_password_reset_unlocks_the_address_for_every_client(api_client, user, rates):
-    rates(login_email="1/hour")
+    rates(login_email="1/hour", login_pair="1/hour")
     _post(api_client, "/api/login/", {"email": user.email, "password": "guess"}, ip="10.0.1.1")
     _assert_throttled(_post(api_client, "/api/login/", {"email": user.email, "password": "x"}), window=3600)
+    _assert_throttled(
+        _post(api_client, "/api/login/", {"email": user.email, "password": "x"}, ip="10.0.1.1"), 3600
+    )
 
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     token = password_reset_token.make_token(user)
@@ -106,6 +137,7 @@ def test_a_password_reset_unlocks_the_address_for_every_client(api_client, user,
 
     right = {"email": user.email, "password": "Brand-New-Passw0rd!"}
     assert _post(api_client, "/api/login/", right).status_code == 200
+    assert _post(api_client, "/api/login/", right, ip="10.0.1.1").status_code == 200
 
 
 def test_token_endpoint_shares_the_login_failure_counters_and_successes_never_count(

@@ -37,6 +37,10 @@ def test_a_protected_endpoint_refuses_two_access_cookies(api_client, pair, cooki
     assert response["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
+def test_the_video_catalogue_refuses_two_access_cookies(api_client, pair):
+    _assert_refused(api_client.get("/api/video/", HTTP_COOKIE=f"access_token=; access_token={pair[0]}"))
+
+
 def test_one_access_cookie_with_other_cookies_is_accepted(api_client, pair, user):
     response = api_client.get(URL, HTTP_COOKIE=f"csrftoken=x; access_token={pair[0]}; theme=dark")
 

@@ -15,7 +15,13 @@ from rest_framework.views import APIView
 
 from authentication import serializers, services, throttles
 from authentication.authentication import CookieOrBearerJWTAuthentication, enforce_csrf
-from authentication.cookies import REFRESH_COOKIE, credential_cookie_get, jwt_cookies_delete, jwt_cookies_set
+from authentication.cookies import (
+    REFRESH_COOKIE,
+    credential_cookie_get,
+    credential_cookies_check,
+    jwt_cookies_delete,
+    jwt_cookies_set,
+)
 
 ACTIVATED = "Account successfully activated."
 LOGGED_IN = "Login successful"
@@ -148,7 +154,11 @@ def _refresh_schema(*, success, refused: dict, summary: str):
 
 
 def _refresh_token_in(request) -> tuple[str, bool]:
-    """The refresh token from the body (Bearer clients) or the cookie (the SPA): (token, from_body)."""
+    """The refresh token from the body (Bearer clients) or the cookie (the SPA): (token, from_body).
+
+    Duplicated credential cookies are refused (401) even when the body carries the token.
+    """
+    credential_cookies_check(request.META.get("HTTP_COOKIE"))
     data = _validated(serializers.RefreshInputSerializer, request)
     body_token = data.get("refresh")
     if body_token:

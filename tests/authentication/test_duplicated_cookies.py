@@ -67,3 +67,14 @@ def test_logout_refuses_two_refresh_cookies_and_blacklists_nothing(api_client, p
 
     _assert_refused(response)
     assert api_client.post("/api/token/refresh/", {"refresh": pair[1]}, format="json").status_code == 200
+
+
+def test_refresh_with_the_token_in_the_body_still_refuses_two_refresh_cookies(api_client, pair):
+    response = api_client.post(
+        "/api/token/refresh/",
+        {"refresh": pair[1]},
+        format="json",
+        HTTP_COOKIE="refresh_token=a; refresh_token=b",
+    )
+
+    _assert_refused(response)

@@ -1,17 +1,45 @@
+import math
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
-from authentication import services
+from authentication import limits, services
 from authentication.models import User
 
 EMAIL_TAKEN = "An account with this email address already exists."
+ADMIN_LOGIN_LOCKED = (
+    "Too many failed logins for this account from your address. Please try again in %(minutes)d minute(s)."
+)
+
+
+class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
+    """The admin login, refusing a (username, client address) pair after THROTTLE_ADMIN_LOGIN failures.
+
+    Only that pair waits: the same account from another address, or another account from this
+    address, is unaffected, so a stranger cannot lock staff out.
+    """
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        wait = limits.admin_login_wait(request=self.request, username=username)
+        if wait is not None:
+            raise forms.ValidationError(ADMIN_LOGIN_LOCKED, params={"minutes": math.ceil(wait / 60)})
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            limits.admin_login_failure_record(request=self.request, username=username)
+            raise
+
+
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 def _clean_unique_email(form) -> str:
     email = User.objects.normalize_email(form.cleaned_data.get("email"))
-    others = User.objects.filter(email__iexact=email)
+    others = User.objects.filter(email=email)
     if form.instance.pk is not None:
         others = others.exclude(pk=form.instance.pk)
     if others.exists():

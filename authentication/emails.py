@@ -4,9 +4,11 @@ Links are FRONTEND_URL + EMAIL_VERIFICATION_PATH / PASSWORD_RESET_PATH + `?uid=â
 query the SPA's pages read. Tokens are made at sending time, from the account as it is then.
 """
 
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils.encoding import force_bytes
@@ -39,19 +41,49 @@ def _hours(seconds: int) -> int:
     return max(1, round(seconds / 3600))
 
 
-def email_send_activation(*, user: User) -> bool:
-    """Send a fresh activation link; False (nothing sent) if the account was activated meanwhile."""
+@dataclass(frozen=True)
+class _LinkEmail:
+    template: str
+    subject: str
+    path_setting: str
+    timeout_setting: str
+    token_generator: PasswordResetTokenGenerator
+
+
+ACTIVATION = _LinkEmail(
+    "activation",
+    "Confirm your email address for Videoflix",
+    "EMAIL_VERIFICATION_PATH",
+    "ACCOUNT_ACTIVATION_TIMEOUT",
+    account_activation_token,
+)
+PASSWORD_RESET = _LinkEmail(
+    "password_reset",
+    "Reset your Videoflix password",
+    "PASSWORD_RESET_PATH",
+    "PASSWORD_RESET_TIMEOUT",
+    password_reset_token,
+)
+
+
+def _send_link(*, user: User, email: _LinkEmail, **context) -> None:
+    """Send a one-time link made now, from the account as it is now."""
+    path = getattr(settings, email.path_setting)
+    link = frontend_link(path=path, user=user, token=email.token_generator.make_token(user))
+    valid_hours = _hours(getattr(settings, email.timeout_setting))
+    context = {"link": link, "valid_hours": valid_hours, **context}
+    _send(user=user, subject=email.subject, template=email.template, context=context)
+
+
+def email_send_activation(*, user: User, again: bool = False) -> bool:
+    """Send a fresh activation link; False (nothing sent) if the account was activated meanwhile.
+
+    `again`: the address was registered again; the email says the password did not change and
+    points to the password reset.
+    """
     if user.is_active or user.was_ever_activated:
         return False
-    link = frontend_link(
-        path=settings.EMAIL_VERIFICATION_PATH, user=user, token=account_activation_token.make_token(user)
-    )
-    _send(
-        user=user,
-        subject="Confirm your email address for Videoflix",
-        template="activation",
-        context={"link": link, "valid_hours": _hours(settings.ACCOUNT_ACTIVATION_TIMEOUT)},
-    )
+    _send_link(user=user, email=ACTIVATION, again=again)
     return True
 
 
@@ -67,13 +99,5 @@ def email_send_password_reset(*, user: User) -> bool:
     """Send a password reset link; False (nothing sent) if the account is no longer active."""
     if not user.is_active or not user.has_usable_password():
         return False
-    link = frontend_link(
-        path=settings.PASSWORD_RESET_PATH, user=user, token=password_reset_token.make_token(user)
-    )
-    _send(
-        user=user,
-        subject="Reset your Videoflix password",
-        template="password_reset",
-        context={"link": link, "valid_hours": _hours(settings.PASSWORD_RESET_TIMEOUT)},
-    )
+    _send_link(user=user, email=PASSWORD_RESET)
     return True

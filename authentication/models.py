@@ -1,3 +1,5 @@
+import unicodedata
+
 from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
 from django.db import models
@@ -10,11 +12,17 @@ class UserManager(BaseUserManager):
 
     @classmethod
     def normalize_email(cls, email):
-        """Trim and lower-case the whole address: the email is the login and unique regardless of case."""
-        return (email or "").strip().lower()
+        """The one canonical form of an address, used to store it, look it up and key its limits.
+
+        NFKC folds compatibility characters (fullwidth letters, the long s) into their plain
+        forms, then Python lower-cases the whole address. Lookups compare this form exactly, never
+        with the database's case-insensitive UPPER(), which would let an address spelt with a
+        dotless i (U+0131) match the account spelt with a plain i.
+        """
+        return unicodedata.normalize("NFKC", (email or "").strip()).lower()
 
     def get_by_natural_key(self, username):
-        return self.get(email__iexact=self.normalize_email(username))
+        return self.get(email=self.normalize_email(username))
 
     def _create_user(self, email, password, **extra_fields):
         if not email:

@@ -7,8 +7,8 @@ from authentication.models import User
 
 
 def user_get_by_email(*, email: str) -> User | None:
-    """The account for an address, compared the way logins compare it; None when there is none."""
-    return User.objects.filter(email__iexact=User.objects.normalize_email(email)).first()
+    """The account for an address in its canonical form (exact match); None when there is none."""
+    return User.objects.filter(email=User.objects.normalize_email(email)).first()
 
 
 def user_get_by_uidb64(*, uidb64: str) -> User | None:

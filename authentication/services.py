@@ -23,11 +23,13 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.utils import get_md5_hash_password
 from rq import Retry
 
-from authentication import tasks
+from authentication import limits, tasks
 from authentication.models import User
 from authentication.selectors import user_get_by_email, user_get_by_uidb64
+from authentication.sessions import SESSION_CLAIM, session_id_new, session_id_of, session_revoke
 from authentication.tokens import account_activation_token, password_reset_token
 
 logger = logging.getLogger(__name__)
@@ -53,17 +55,24 @@ class Registration:
     email: str
 
 
-def _email_job_enqueue(*, task: Callable[[int], None], user_id: int) -> None:
-    """Queue an email job once the current transaction commits; a Redis outage is logged, not raised."""
+def _email_job_enqueue(*, task: Callable[..., bool], argument: int | str, **options) -> None:
+    """Queue an email job once the current transaction commits; a Redis outage is logged, not raised.
+
+    `argument` is the user id, or for the password reset the address (the job looks it up).
+    """
 
     def enqueue() -> None:
         try:
             # commit_mode="auto": this already runs after the commit, so queue at once.
             django_rq.get_queue(EMAIL_QUEUE, commit_mode="auto").enqueue(
-                task, user_id, retry=Retry(**EMAIL_JOB_RETRY), job_timeout=EMAIL_JOB_TIMEOUT
+                task,
+                args=(argument,),
+                kwargs=options,
+                retry=Retry(**EMAIL_JOB_RETRY),
+                job_timeout=EMAIL_JOB_TIMEOUT,
             )
         except RedisError:
-            logger.exception("Could not queue %s for user %s.", task.__name__, user_id)
+            logger.exception("Could not queue %s.", task.__name__)
 
     transaction.on_commit(enqueue)
 
@@ -79,9 +88,10 @@ def user_register(*, email: str, password: str) -> Registration:
     """Create an inactive account and email its activation link after commit.
 
     An address that already has an account gets the same kind of answer (with a fresh, unused id,
-    as a new account would), so the response never tells whether it exists: a never-activated
-    owner gets a new password and a fresh activation link, an active owner a "you already have an
-    account" email, a deactivated one nothing.
+    as a new account would), so the response never tells whether it exists, and the account is
+    never changed: a never-activated owner gets a fresh activation link that also points to the
+    password reset, an active owner a "you already have an account" email, a deactivated one
+    nothing. The emails per address are limited silently (THROTTLE_REGISTER_EMAIL).
     """
     email = User.objects.normalize_email(email)
     existing = user_get_by_email(email=email)
@@ -95,18 +105,20 @@ def user_register(*, email: str, password: str) -> Registration:
             if existing is None:
                 raise
         else:
-            _email_job_enqueue(task=tasks.send_activation_email, user_id=user.pk)
+            _email_job_enqueue(
+                task=tasks.send_activation_email, argument=user.pk, limit=limits.REGISTER_EMAILS
+            )
             return Registration(id=user.pk, email=user.email)
 
-    if not existing.is_active and not existing.was_ever_activated:
-        # The newest registration sets the password; older activation links stop working.
-        existing.set_password(password)
-        existing.save(update_fields=["password"])
-        _email_job_enqueue(task=tasks.send_activation_email, user_id=existing.pk)
-    else:
-        make_password(password)  # The same hashing work as a new account, so timing tells nothing.
-        if existing.is_active:
-            _email_job_enqueue(task=tasks.send_existing_account_email, user_id=existing.pk)
+    make_password(password)  # The same hashing work as a new account, so timing tells nothing.
+    if existing.is_active:
+        _email_job_enqueue(
+            task=tasks.send_existing_account_email, argument=existing.pk, limit=limits.REGISTER_EMAILS
+        )
+    elif not existing.was_ever_activated:
+        _email_job_enqueue(
+            task=tasks.send_activation_email, argument=existing.pk, limit=limits.REGISTER_EMAILS, again=True
+        )
     return Registration(id=_user_id_unused(), email=email)
 
 
@@ -142,30 +154,49 @@ def user_activation_email_resend(*, user: User) -> bool:
     """Queue a fresh activation email for a never-activated account; False if it does not need one."""
     if user.is_active or user.was_ever_activated:
         return False
-    _email_job_enqueue(task=tasks.send_activation_email, user_id=user.pk)
+    _email_job_enqueue(task=tasks.send_activation_email, argument=user.pk)
     return True
 
 
 def user_login(*, request, email: str, password: str) -> tuple[User, RefreshToken]:
     """Check the credentials and issue a refresh token (with its access token).
 
-    Raises one generic ValidationError for an unknown address, a wrong password or an inactive
-    account, after the same password-hashing work in each case.
+    Raises Throttled before checking anything when the client, or the address for an unknown
+    client, has used up its failures (authentication.limits). Raises one generic ValidationError
+    for an unknown address, a wrong password or an inactive account, after the same
+    password-hashing work in each case, and counts it as a failure; a success is never counted.
     """
-    user = authenticate(request, email=User.objects.normalize_email(email), password=password)
+    email = User.objects.normalize_email(email)
+    limits.login_attempt_check(request=request, email=email)
+    user = authenticate(request, email=email, password=password)
     if user is None or not user.is_active:
+        limits.login_failure_record(request=request, email=email)
         raise ValidationError(LOGIN_FAILED)
-    refresh = RefreshToken.for_user(user)
+    limits.login_success_record(request=request, email=email)
+    refresh = _refresh_token_issue(user=user, session_id=session_id_new())
     update_last_login(None, user)
     return user, refresh
+
+
+def _refresh_token_issue(*, user: User, session_id: str) -> RefreshToken:
+    """A refresh token of the session; its access tokens copy the session id."""
+    refresh = RefreshToken.for_user(user)
+    refresh[SESSION_CLAIM] = session_id
+    return refresh
+
+
+def _token_password_is_current(*, token: RefreshToken, user: User) -> bool:
+    """False for a token issued before the user's password last changed (CHECK_REVOKE_TOKEN)."""
+    return token.get(jwt_settings.REVOKE_TOKEN_CLAIM) == get_md5_hash_password(user.password)
 
 
 def token_refresh(*, raw_token: str) -> RefreshToken:
     """Exchange a refresh token for a new one (the old one is blacklisted: rotation).
 
     Raises AuthenticationFailed for a token that is malformed, foreign, expired, blacklisted or
-    already used, or whose user was deleted or deactivated. Two concurrent uses of one token
-    cannot both succeed.
+    already used, issued before the password last changed, or whose user was deleted or
+    deactivated. Two concurrent uses of one token cannot both succeed. The new token keeps the
+    session id, so logout still reaches every access token of the login.
     """
     try:
         with transaction.atomic():
@@ -176,16 +207,21 @@ def token_refresh(*, raw_token: str) -> RefreshToken:
             if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
                 raise TokenError("The refresh token is blacklisted or unknown.")
             user = User.objects.filter(pk=old.get(jwt_settings.USER_ID_CLAIM)).first()
-            if user is None or not user.is_active:
-                raise TokenError("The token's user is gone or inactive.")
+            if user is None or not user.is_active or not _token_password_is_current(token=old, user=user):
+                raise TokenError("The token's user is gone or inactive, or the password changed.")
             BlacklistedToken.objects.create(token=outstanding)
-            return RefreshToken.for_user(user)
+            return _refresh_token_issue(user=user, session_id=old.get(SESSION_CLAIM) or session_id_new())
     except TokenError as exc:
         raise AuthenticationFailed(REFRESH_INVALID) from exc
 
 
-def token_blacklist(*, raw_token: str) -> bool:
-    """Blacklist a refresh token; False if it was already unusable (invalid, expired or blacklisted)."""
+def session_logout(*, raw_token: str) -> bool:
+    """End the login a refresh token belongs to: blacklist the token and revoke its session, so
+    its access tokens stop working at once. False if the refresh token was already unusable
+    (invalid, expired or blacklisted); a validly signed one still has its session revoked."""
+    session_id = session_id_of(raw_token)
+    if session_id is not None:
+        session_revoke(session_id=session_id)
     try:
         RefreshToken(raw_token).blacklist()
     except TokenError:
@@ -203,10 +239,12 @@ def user_refresh_tokens_blacklist(*, user: User) -> int:
 
 
 def password_reset_request(*, email: str) -> None:
-    """Email a reset link after commit if the address belongs to an active account; silent otherwise."""
-    user = user_get_by_email(email=email)
-    if user is not None and user.is_active and user.has_usable_password():
-        _email_job_enqueue(task=tasks.send_password_reset_email, user_id=user.pk)
+    """Queue the reset email job after commit, without looking the address up.
+
+    The job finds the account and sends only to an active one (within the address's silent email
+    budget), so the request does the same work, in the same time, for every address.
+    """
+    _email_job_enqueue(task=tasks.send_password_reset_email, argument=User.objects.normalize_email(email))
 
 
 def password_reset_confirm(*, uidb64: str, token: str, new_password: str) -> User:
@@ -229,4 +267,6 @@ def password_reset_confirm(*, uidb64: str, token: str, new_password: str) -> Use
         user.set_password(new_password)
         user.save(update_fields=["password"])
         user_refresh_tokens_blacklist(user=user)
+    # The owner proved the address: other clients' failures no longer lock it.
+    limits.login_address_unlock(email=user.email)
     return user

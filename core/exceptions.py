@@ -8,7 +8,7 @@ codes are put in the body.
 
 from http import HTTPStatus
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, serializers
 from rest_framework.views import exception_handler, set_rollback
@@ -53,6 +53,12 @@ def json_error(status: int, detail: str | None = None, errors: dict | None = Non
     return JsonResponse(error_body(detail or status_message(status), errors), status=status)
 
 
+class RequestTooLarge(exceptions.APIException):
+    status_code = 413
+    default_detail = "The request body is too large."
+    default_code = "request_too_large"
+
+
 def _flatten(value) -> list[str]:
     """Turn DRF's nested error detail (lists, dicts) into a flat list of strings."""
     if isinstance(value, dict):
@@ -82,6 +88,9 @@ def api_exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        # Django refuses to read a body over DATA_UPLOAD_MAX_MEMORY_SIZE when DRF parses it.
+        exc = RequestTooLarge()
 
     response = exception_handler(exc, context)
     if response is None:

@@ -199,15 +199,21 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["authentication.authentication.CookieOrBearerJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
+        # Login counts failures only: per client, per (client, address) pair, and failing clients
+        # per address (authentication/limits.py).
         "login_ip": config("THROTTLE_LOGIN_IP", default="20/min"),
-        "login_email": config("THROTTLE_LOGIN_EMAIL", default="5/min"),
+        "login_pair": config("THROTTLE_LOGIN_PAIR", default="10/hour"),
+        "login_email": config("THROTTLE_LOGIN_EMAIL", default="10/hour"),
+        # Admin login failures per (username, client address) pair.
+        "admin_login": config("THROTTLE_ADMIN_LOGIN", default="5/hour"),
         "register_ip": config("THROTTLE_REGISTER_IP", default="10/hour"),
-        "register_email": config("THROTTLE_REGISTER_EMAIL", default="3/hour"),
         "password_reset_ip": config("THROTTLE_PASSWORD_RESET_IP", default="10/hour"),
+        # Emails sent per address, silently: the answer stays the same.
+        "register_email": config("THROTTLE_REGISTER_EMAIL", default="3/hour"),
         "password_reset_email": config("THROTTLE_PASSWORD_RESET_EMAIL", default="3/hour"),
     },
     "NUM_PROXIES": config("NUM_PROXIES", default=0, cast=int),
@@ -224,6 +230,8 @@ SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
+    # Tokens carry a hash of the password hash: a password change or reset ends every earlier token.
+    "CHECK_REVOKE_TOKEN": True,
 }
 JWT_COOKIE_SAMESITE = config("JWT_COOKIE_SAMESITE", default="Lax")
 

@@ -130,22 +130,40 @@ def test_register_with_a_known_active_address_emails_the_owner_instead(register,
     assert user.is_active
 
 
-def test_register_again_while_inactive_sends_a_fresh_link_and_the_old_one_stops_working(
-    register, run_email_jobs, api_client
+def test_register_again_while_inactive_never_changes_the_password_or_the_account(
+    register, run_email_jobs, api_client, password
 ):
     register("late.viewer@example.com")
     run_email_jobs()
-    register("late.viewer@example.com", pw="Newer-Passw0rd!")
+    before = User.objects.values().get(email="late.viewer@example.com")
+
+    response = register("late.viewer@example.com", pw="Strangers-Passw0rd!")
+    run_email_jobs()
+
+    assert response.status_code == 201
+    assert User.objects.values().get(email="late.viewer@example.com") == before
+    _first, second = outbox_to("late.viewer@example.com")
+    uid, token = uid_and_token(link_in(second))
+    assert api_client.get(f"/api/activate/{uid}/{token}/").status_code == 200
+    stranger = {"email": "late.viewer@example.com", "password": "Strangers-Passw0rd!"}
+    assert api_client.post("/api/login/", stranger, format="json").status_code == 400
+    owner = {"email": "late.viewer@example.com", "password": password}
+    assert api_client.post("/api/login/", owner, format="json").status_code == 200
+
+
+def test_the_email_for_a_repeated_registration_activates_and_points_to_the_password_reset(
+    register, run_email_jobs
+):
+    register("late.viewer@example.com")
+    register("late.viewer@example.com", pw="Strangers-Passw0rd!")
     run_email_jobs()
 
     first, second = outbox_to("late.viewer@example.com")
-    old_uid, old_token = uid_and_token(link_in(first))
-    new_uid, new_token = uid_and_token(link_in(second))
-    assert api_client.get(f"/api/activate/{old_uid}/{old_token}/").status_code == 400
-    assert api_client.get(f"/api/activate/{new_uid}/{new_token}/").status_code == 200
-    user = User.objects.get(email="late.viewer@example.com")
-    assert user.is_active
-    assert user.check_password("Newer-Passw0rd!")
+    assert "Forgot password?" not in first.body
+    assert "Forgot password?" in second.body
+    assert "password chosen at the first registration still applies" in second.body
+    html = second.alternatives[0][0]
+    assert "Forgot password?" in html and "?uid=" in html
 
 
 def test_register_for_a_deactivated_account_sends_nothing_and_keeps_it_inactive(register, run_email_jobs):

@@ -8,7 +8,7 @@ EXPECTED = {
     ("/api/register/", "post"): {"201", "400", "429"},
     ("/api/activate/{uidb64}/{token}/", "get"): {"200", "400"},
     ("/api/login/", "post"): {"200", "400", "429"},
-    ("/api/logout/", "post"): {"200", "400", "403"},
+    ("/api/logout/", "post"): {"200", "400", "401", "403"},
     ("/api/token/", "post"): {"200", "400", "429"},
     ("/api/token/refresh/", "post"): {"200", "400", "401"},
     ("/api/password_reset/", "post"): {"200", "400", "429"},

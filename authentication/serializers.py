@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from authentication.models import User
+from core.exceptions import ErrorSerializer
 
 PASSWORDS_DO_NOT_MATCH = "The passwords do not match."
 PASSWORD_MAX_LENGTH = 256
@@ -119,12 +120,7 @@ class DetailResponseSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
-class ErrorResponseSerializer(serializers.Serializer):
-    """The API's one error shape (core.exceptions)."""
+class ActivationErrorResponseSerializer(ErrorSerializer):
+    """The API's error shape (core.exceptions) plus the `message` the activation page reads."""
 
-    detail = serializers.CharField()
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
-
-
-class ActivationErrorResponseSerializer(ErrorResponseSerializer):
     message = serializers.CharField()

@@ -22,6 +22,7 @@ from authentication.cookies import (
     jwt_cookies_delete,
     jwt_cookies_set,
 )
+from core.exceptions import ErrorSerializer
 
 ACTIVATED = "Account successfully activated."
 LOGGED_IN = "Login successful"
@@ -31,7 +32,7 @@ RESET_EMAIL_SENT = "An email has been sent to reset your password."
 RESET_DONE = "Your Password has been successfully reset."
 NO_REFRESH_COOKIE = "No refresh token was sent: the refresh_token cookie is missing. Please log in."
 
-ERROR = serializers.ErrorResponseSerializer
+ERROR = ErrorSerializer
 _400 = OpenApiResponse(ERROR, description="Invalid input; field messages are under `errors`.")
 _429 = OpenApiResponse(ERROR, description="Too many attempts; see the Retry-After header.")
 

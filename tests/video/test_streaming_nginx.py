@@ -211,3 +211,26 @@ def test_nginx_proxies_the_api_with_the_clients_host(nginx_url, streamed):
     port = urlparse(nginx_url).port
     [item] = json.loads(body)
     assert item["master_playlist_url"] == f"http://127.0.0.1:{port}/api/video/{video.pk}/master.m3u8"
+
+
+def test_behind_nginx_a_forged_x_forwarded_for_escapes_no_per_client_limit(
+    nginx_url, settings, transactional_db
+):
+    """Security review, finding 7: with NUM_PROXIES=1 Django trusts the address nginx appends,
+    whatever the client put in X-Forwarded-For itself."""
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "login_ip": "2/min"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1, "DEFAULT_THROTTLE_RATES": rates}
+    statuses = []
+    for forged in ("203.0.113.1", "203.0.113.2", "203.0.113.3", "198.51.100.7, 203.0.113.4"):
+        request = urllib.request.Request(  # noqa: S310 - loopback http only
+            f"{nginx_url}/api/login/",
+            data=json.dumps({"email": "nobody@example.com", "password": "wrong"}).encode(),
+            headers={"Content-Type": "application/json", "X-Forwarded-For": forged},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                statuses.append(response.status)
+        except urllib.error.HTTPError as error:
+            statuses.append(error.code)
+    assert statuses == [400, 400, 429, 429]

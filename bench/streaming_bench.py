@@ -9,7 +9,8 @@ them, asks the API for the rung playlists (so the segment URLs are really signed
 
   ping         GET /api/bench/ping/: a trivial authenticated DRF view (bench-only URLconf)
   list         GET /api/video/ (100 videos; served from the Redis cache after the first call)
-  seg-nginx    the segments served by nginx directly (a plain static location): the yardstick
+  seg-nginx    the segments served by nginx directly (a plain static location in the same server,
+               so with the same transfer settings): the yardstick
   seg-signed   signed segment URLs through nginx with the shipped config (njs checks them)
   seg-gunicorn signed segment URLs through gunicorn alone (core.wsgi's signed handler)
   seg-bare     reference, no bar: a bare WSGI app sending the same files with gunicorn's
@@ -205,17 +206,17 @@ def combine(parts: list[dict]) -> dict:
     }
 
 
-def direct_server(port: int, hls_root: Path) -> str:
-    """nginx's yardstick: the same files from a plain static location, no check at all."""
+# nginx's yardstick: the same files from a plain static location in the same server (so with the
+# same transfer settings: sendfile, tcp_nopush, keep-alive), with no check at all.
+DIRECT_PREFIX = "/bench-direct/"
+
+
+def direct_location(hls_root: Path) -> str:
     return f"""
-server {{
-    listen 127.0.0.1:{port};
-    keepalive_requests 10000;
-    location /api/video/ {{
+    location {DIRECT_PREFIX} {{
         alias {hls_root}/;
         types {{ video/MP2T ts; }}
     }}
-}}
 """
 
 
@@ -239,9 +240,6 @@ def run(work: Path, options) -> dict:
     os.environ.update(env)
     seeded = seed(work)
     token, hls_root = seeded["token"], work / "media" / "hls"
-    from tests.support import free_port
-
-    direct_port = free_port()
     with (
         gunicorn(env, work, workers=WORKERS) as web,
         gunicorn(
@@ -258,7 +256,7 @@ def run(work: Path, options) -> dict:
             static_root=work / "static",
             signing_key=SIGNING_KEY,
             workers=WORKERS,
-            extra=direct_server(direct_port, hls_root),
+            extra=direct_location(hls_root),
         ) as proxy,
     ):
         signed = signed_paths(web.url, seeded["video_id"], token)
@@ -267,12 +265,14 @@ def run(work: Path, options) -> dict:
         files = {"signed": work / "signed.txt", "plain": work / "plain.txt", "bare": work / "bare.txt"}
         files["signed"].write_text("\n".join(signed) + "\n")
         plain = [path.partition("?")[0] for path in signed]
-        files["plain"].write_text("\n".join(plain) + "\n")
+        files["plain"].write_text(
+            "\n".join(path.replace("/api/video/", DIRECT_PREFIX, 1) for path in plain) + "\n"
+        )
         files["bare"].write_text("\n".join(path.removeprefix("/api/video") for path in plain) + "\n")
         rows = {
             "ping": (f"{web.url}/api/bench/ping/", {"token": token}),
             "list": (f"{web.url}/api/video/", {"token": token}),
-            "seg-nginx": (f"http://127.0.0.1:{direct_port}/", {"paths": files["plain"]}),
+            "seg-nginx": (f"{proxy}/", {"paths": files["plain"]}),
             "seg-signed": (f"{proxy}/", {"paths": files["signed"]}),
             "seg-gunicorn": (f"{web.url}/", {"paths": files["signed"]}),
             "seg-bare": (f"{bare.url}/", {"paths": files["bare"]}),

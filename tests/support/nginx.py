@@ -48,7 +48,8 @@ def write_config(
     extra: str = "",
 ):
     """The shipped configuration, rewritten for this host, in ``work``; returns the main file.
-    ``extra`` is appended to the site (a benchmark's reference server, say)."""
+    ``extra`` is added inside the public server block (a benchmark's reference location, say), so
+    it shares that server's settings."""
     for folder in ("tmp", "logs"):
         (work / folder).mkdir(parents=True, exist_ok=True)
     site = _rewrite(
@@ -62,7 +63,8 @@ def write_config(
             "listen 80;": f"listen 127.0.0.1:{port};",
         },
     )
-    (work / "videoflix.conf").write_text(site + extra)
+    head, _, _ = site.rstrip().rpartition("}")
+    (work / "videoflix.conf").write_text(f"{head}{extra}}}\n")
     temp_paths = "".join(
         f"    {kind}_temp_path {work}/tmp/{kind};\n"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")

@@ -36,6 +36,7 @@ UNAUTHORIZED = OpenApiResponse(ErrorSerializer, description="Missing, invalid or
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such ready video (or file).")
 BAD_REQUEST = OpenApiResponse(ErrorSerializer, description="Invalid parameters.")
 VIDEO_NOT_FOUND = "This video does not exist or is not ready yet."
+NO_FILTER = {"category": "", "search": ""}
 
 
 def ready_video_or_404(video_id: int):
@@ -71,12 +72,15 @@ class VideoListView(APIView):
         },
     )
     def get(self, request):
-        query = VideoListQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        params = NO_FILTER
+        if request.query_params:  # the SPA's call, on every page load, has none
+            query = VideoListQuerySerializer(data=request.query_params)
+            query.is_valid(raise_exception=True)
+            params = query.validated_data
         context = url_context(request)
         body = catalogue_cached(
             "list",
-            lambda: JSONRenderer().render(self._answer(request, query.validated_data, context)),
+            lambda: JSONRenderer().render(self._answer(request, params, context)),
             origin=context["origin"],
             query=sorted(request.query_params.lists()),
         )

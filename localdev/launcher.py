@@ -227,6 +227,11 @@ class Servers:
     def start(self, queue_db: int, cache_db: int) -> dict[str, str]:
         """Start the embedded servers; the environment that points the app at all of them."""
         env = dict(self.env)
+        # Explicit addresses, so that no .local/servers.env of another launcher applies to the children.
+        host, port = postgres_address(env)
+        env.update(DB_HOST=host, DB_PORT=str(port), DB_USER=env.get("DB_USER") or "postgres")
+        host, port = redis_address(env)
+        env.update(REDIS_HOST=host, REDIS_PORT=str(port))
         if self.postgres is not None:
             reason, data = self.postgres_choice.reason, _short(self.postgres.data_dir)
             log(f"embedded PostgreSQL ({reason}), data in {data}")
@@ -430,6 +435,7 @@ def test(pytest_args: list[str]) -> int:
         log(f"tests use {database}; {redis}")
         if interrupted:
             return 130
+        manage(env, "ensure_database")  # makemigrations --check reads the migration history
         manage(env, "makemigrations", "--check", "--dry-run")
         # pytest stays in the terminal's process group: Ctrl-C reaches it directly (and --pdb works).
         pytest = subprocess.Popen([PYTHON, "-m", "pytest", *pytest_args], cwd=BASE_DIR, env=env)

@@ -243,6 +243,19 @@ class Servers:
             env.update(self.redis.env(queue_db=queue_db, cache_db=cache_db))
         return env
 
+    def warn_unreachable(self, env: dict[str, str]) -> None:
+        """A configured server that does not answer fails later with a driver's error; say first
+        what would help."""
+        for name, choice, (host, port) in (
+            ("PostgreSQL", self.postgres_choice, postgres_address(env)),
+            ("Redis", self.redis_choice, redis_address(env)),
+        ):
+            if not choice.embedded and not answers(host, port):
+                log(
+                    f"{name} at {host}:{port} ({choice.reason}) does not answer. Start it, correct the "
+                    "address, or use the embedded servers: VIDEOFLIX_EMBEDDED=1 (or no .env)."
+                )
+
     def stop(self) -> None:
         for server in (self.redis, self.postgres):
             if server is not None:
@@ -314,6 +327,7 @@ def run(port: int, web_workers: int, queues: list[str]) -> int:
     children: list[Child] = []
     try:
         env = with_bundled_tools(servers.start(queue_db=0, cache_db=1))
+        servers.warn_unreachable(env)
         if servers.any_embedded:
             write_servers_env(servers_env, env, servers)
         else:
@@ -433,6 +447,7 @@ def test(pytest_args: list[str]) -> int:
             env["REDIS_LOCATION"] = os.environ.get("TEST_REDIS_LOCATION") or f"redis://{host}:{port}/15"
         database, redis = servers.describe(env)
         log(f"tests use {database}; {redis}")
+        servers.warn_unreachable(env)
         if interrupted:
             return 130
         manage(env, "ensure_database")  # makemigrations --check reads the migration history

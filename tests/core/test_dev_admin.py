@@ -17,6 +17,11 @@ def _debug(settings):
     settings.DEBUG = True
 
 
+def stored_login(path) -> dict:
+    (login,) = json.loads(path.read_text()).values()
+    return login
+
+
 def run(path) -> str:
     out = StringIO()
     call_command("ensure_dev_admin", "--credentials", str(path), stdout=out)
@@ -28,7 +33,7 @@ def test_creates_a_superuser_with_a_stored_login_when_there_is_none(tmp_path):
     path = tmp_path / "dev-admin.json"
     printed = run(path)
 
-    login = json.loads(path.read_text())
+    login = stored_login(path)
     assert printed == f"{login['email']} / {login['password']} (created now for development)"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     user = get_user_model().objects.get(email=login["email"])
@@ -40,7 +45,7 @@ def test_creates_a_superuser_with_a_stored_login_when_there_is_none(tmp_path):
 def test_the_next_start_prints_the_same_login_and_creates_nothing(tmp_path):
     path = tmp_path / "dev-admin.json"
     run(path)
-    login = json.loads(path.read_text())
+    login = stored_login(path)
 
     assert run(path) == f"{login['email']} / {login['password']}"
     assert get_user_model().objects.filter(is_superuser=True).count() == 1
@@ -60,7 +65,7 @@ def test_an_existing_superuser_is_named_and_no_development_admin_is_created(tmp_
 def test_a_password_changed_by_hand_is_kept_and_the_account_named(tmp_path):
     path = tmp_path / "dev-admin.json"
     run(path)
-    email = json.loads(path.read_text())["email"]
+    email = stored_login(path)["email"]
     user = get_user_model().objects.get(email=email)
     user.set_password("changed-by-hand-Passw0rd")
     user.save()
@@ -76,3 +81,14 @@ def test_refuses_without_debug(tmp_path, settings):
     with pytest.raises(CommandError, match="DEBUG off"):
         run(tmp_path / "dev-admin.json")
     assert not get_user_model().objects.filter(is_superuser=True).exists()
+
+
+@pytest.mark.django_db
+def test_logins_are_kept_per_database(tmp_path, settings):
+    path = tmp_path / "dev-admin.json"
+    path.write_text(json.dumps({"/elsewhere:5432/videoflix": {"email": "a@example.com", "password": "x"}}))
+    run(path)
+
+    logins = json.loads(path.read_text())
+    db = settings.DATABASES["default"]
+    assert set(logins) == {"/elsewhere:5432/videoflix", f"{db['HOST']}:{db['PORT']}/{db['NAME']}"}

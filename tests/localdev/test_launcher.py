@@ -105,7 +105,7 @@ def test_run_serves_health_stops_everything_on_ctrl_c_and_reuses_its_data(local_
         banner = output.read_text()
         assert f"http://127.0.0.1:{port}/api/docs/" in banner
         assert "embedded PostgreSQL, socket" in banner and "embedded Redis, 127.0.0.1:" in banner
-        login = json.loads((local_dir / "dev-admin.json").read_text())
+        (login,) = json.loads((local_dir / "dev-admin.json").read_text()).values()
         assert f"login {login['email']} / {login['password']} (created now" in banner
         assert (local_dir / "servers.env").read_text().count("DB_HOST=") == 1
         started = launcher_tree(launcher, local_dir)

@@ -15,7 +15,7 @@ DEV_ADMIN_EMAIL = "admin@videoflix.local"
 class Command(BaseCommand):
     help = (
         "With DEBUG on: create a development superuser when none exists, keep its login in a file "
-        "(mode 600) and print it; when other superusers exist, print who they are."
+        "(mode 600, one entry per database) and print it; when other superusers exist, name them."
     )
 
     def add_arguments(self, parser):
@@ -25,8 +25,12 @@ class Command(BaseCommand):
         if not settings.DEBUG:
             raise CommandError("Refusing to create a development admin with DEBUG off.")
         credentials_path: Path = options["credentials"]
+        db = settings.DATABASES["default"]
+        # `make run` may use the embedded database one day and a machine's server the next.
+        database = f"{db['HOST']}:{db['PORT']}/{db['NAME']}"
         User = get_user_model()
-        stored = self._read(credentials_path)
+        logins = self._read(credentials_path)
+        stored = logins.get(database)
         if stored:
             user = User.objects.filter(email__iexact=stored["email"], is_superuser=True).first()
             if user is not None and user.check_password(stored["password"]):
@@ -51,15 +55,20 @@ class Command(BaseCommand):
             user.save()
         credentials_path.parent.mkdir(parents=True, exist_ok=True)
         credentials_path.touch(mode=0o600)
-        credentials_path.write_text(json.dumps({"email": DEV_ADMIN_EMAIL, "password": password}) + "\n")
+        logins[database] = {"email": DEV_ADMIN_EMAIL, "password": password}
+        credentials_path.write_text(json.dumps(logins, indent=2) + "\n")
         self.stdout.write(f"{DEV_ADMIN_EMAIL} / {password} (created now for development)")
 
     @staticmethod
-    def _read(path: Path) -> dict | None:
+    def _read(path: Path) -> dict[str, dict]:
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError):
-            return None
-        if isinstance(data, dict) and data.get("email") and data.get("password"):
-            return data
-        return None
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {
+            database: login
+            for database, login in data.items()
+            if isinstance(login, dict) and login.get("email") and login.get("password")
+        }

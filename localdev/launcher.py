@@ -395,12 +395,13 @@ def run(port: int, web_workers: int, queues: list[str]) -> int:
         return 1
     finally:
         _ignore_signals()
+        stopping_since = time.monotonic()
         stop_children(children)
         servers.stop()
         servers_env.unlink(missing_ok=True)
         lock.release()
         if children or servers.any_embedded:
-            log("stopped.")
+            log(f"stopped in {time.monotonic() - stopping_since:.1f}s.")
 
 
 def print_banner(base: str, database: str, redis: str, admin_login: str) -> None:

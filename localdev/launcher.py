@@ -322,7 +322,12 @@ def run(port: int, web_workers: int, queues: list[str]) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _raise_interrupted)
     configured, has_dotenv = configured_env()
-    servers = Servers(configured, has_dotenv, folder, durable=True)
+    try:
+        servers = Servers(configured, has_dotenv, folder, durable=True)
+    except ServerError as error:
+        lock.release()
+        log(str(error))
+        return 1
     servers_env = folder / "servers.env"
     children: list[Child] = []
     try:
@@ -428,7 +433,12 @@ def test(pytest_args: list[str]) -> int:
     configured, has_dotenv = configured_env()
     # Throw-away servers of its own: a `make run` keeps its data and its lock.
     scratch = Path(tempfile.mkdtemp(prefix="videoflix-test-"))
-    servers = Servers(configured, has_dotenv, scratch, durable=False)
+    try:
+        servers = Servers(configured, has_dotenv, scratch, durable=False)
+    except ServerError as error:
+        shutil.rmtree(scratch, ignore_errors=True)
+        log(str(error))
+        return 1
     pytest: subprocess.Popen | None = None
     interrupted: list[int] = []
 

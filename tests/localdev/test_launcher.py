@@ -15,7 +15,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from localdev.servers import FolderLock, free_port
+from localdev.lock import FolderLock
+from localdev.servers import free_port
 from tests.e2e.processes import http_get, wait_until
 
 BASE_DIR = Path(__file__).resolve().parents[2]

@@ -11,8 +11,9 @@ import psycopg2
 import pytest
 import redis
 
-from localdev.launcher import choose
-from localdev.servers import AlreadyRunning, EmbeddedPostgres, EmbeddedRedis, FolderLock, answers, free_port
+from localdev.choice import choose
+from localdev.lock import AlreadyRunning, FolderLock
+from localdev.servers import EmbeddedPostgres, EmbeddedRedis, answers, free_port
 
 
 @pytest.fixture

@@ -84,7 +84,14 @@ def run(port: int, web_workers: int, queues: list[str]) -> int:
         )
         manage(env, "collectstatic", "--noinput", "--verbosity", "0")
 
-        web_env = {**env, "GUNICORN_BIND": f"0.0.0.0:{port}", "GUNICORN_WORKERS": str(web_workers)}
+        web_env = {
+            **env,
+            "GUNICORN_BIND": f"0.0.0.0:{port}",
+            "GUNICORN_WORKERS": str(web_workers),
+            # gunicorn's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl),
+            # so a `gunicornc shutdown` meant for another gunicorn of the same user stops this one.
+            "GUNICORN_CMD_ARGS": f"{env.get('GUNICORN_CMD_ARGS', '')} --no-control-socket".strip(),
+        }
         gunicorn = str(Path(PYTHON).with_name("gunicorn"))
         children.append(
             start_child(

@@ -11,10 +11,13 @@ Not part of the production image.
 - launcher.py  `run` and `test`
 """
 
+import contextlib
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def log(message: str) -> None:
-    print(f"localdev: {message}", flush=True)
+    # A closed terminal must not cut the clean-up short that follows a message.
+    with contextlib.suppress(OSError):
+        print(f"localdev: {message}", flush=True)

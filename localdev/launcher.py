@@ -138,7 +138,8 @@ def run(port: int, web_workers: int, queues: list[str]) -> int:
                     return 1
             time.sleep(0.2)
     except Interrupted:
-        print("", flush=True)
+        with contextlib.suppress(OSError):
+            print(flush=True)  # past the terminal's ^C
         log("stopping...")
         return 0
     except ServerError as error:

@@ -10,7 +10,7 @@ WEB_WORKERS ?= 2
 RQ_QUEUES ?= default transcode
 
 # Which PostgreSQL and Redis `run` and `test` use (a .env, servers that answer on 127.0.0.1, or
-# embedded ones under .local/) is decided by the launcher: localdev/launcher.py.
+# embedded ones under .local/) is decided by the launcher: localdev/choice.py.
 
 .PHONY: help venv ffmpeg test-tools setup run test lint format containers-check smoke clean
 

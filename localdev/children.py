@@ -69,7 +69,8 @@ def stop_children(children: list[Child], grace: float = STOP_GRACE_SECONDS) -> N
         child.process.wait()
 
 
-def manage(env: dict[str, str], *args: str, capture: bool = False) -> str:
+def manage(env: dict[str, str], *args: str, capture: bool = False, hint: str = "") -> str:
+    """Run a manage.py command; on failure, exit naming it (and what may help)."""
     result = subprocess.run(
         [PYTHON, "manage.py", *args],
         cwd=BASE_DIR,
@@ -79,7 +80,7 @@ def manage(env: dict[str, str], *args: str, capture: bool = False) -> str:
         stdout=subprocess.PIPE if capture else None,
     )
     if result.returncode != 0:
-        raise SystemExit(f"localdev: manage.py {' '.join(args)} failed (exit {result.returncode}).")
+        raise SystemExit(f"localdev: manage.py {' '.join(args)} failed (exit {result.returncode}).{hint}")
     return (result.stdout or "").strip()
 
 

@@ -127,6 +127,15 @@ class Servers:
                     "address, or use the embedded servers: VIDEOFLIX_EMBEDDED=1 (or no .env)."
                 )
 
+    def database_hint(self) -> str:
+        """What to try when the database of a configured server cannot be used."""
+        if self.postgres is not None:
+            return ""
+        return (
+            " Check DB_HOST/DB_PORT and DB_USER/DB_PASSWORD for that server, or use the embedded "
+            "servers: VIDEOFLIX_EMBEDDED=1."
+        )
+
     def stop(self) -> None:
         for server in (self.redis, self.postgres):
             if server is not None:

@@ -76,7 +76,7 @@ def run(port: int, web_workers: int, queues: list[str]) -> int:
             write_servers_env(servers_env, env, servers)
         else:
             servers_env.unlink(missing_ok=True)
-        manage(env, "ensure_database")
+        manage(env, "ensure_database", hint=servers.database_hint())
         manage(env, "migrate", "--noinput", "--verbosity", "1")
         manage(env, "ensure_superuser")
         admin_login = manage(
@@ -205,7 +205,8 @@ def test(pytest_args: list[str]) -> int:
         servers.warn_unreachable(env)
         if interrupted:
             return 130
-        manage(env, "ensure_database")  # makemigrations --check reads the migration history
+        # makemigrations --check reads the migration history.
+        manage(env, "ensure_database", hint=servers.database_hint())
         manage(env, "makemigrations", "--check", "--dry-run")
         # pytest stays in the terminal's process group: Ctrl-C reaches it directly (and --pdb works).
         pytest = subprocess.Popen([PYTHON, "-m", "pytest", *pytest_args], cwd=BASE_DIR, env=env)

@@ -9,22 +9,15 @@ PORT ?= 8000
 WEB_WORKERS ?= 2
 RQ_QUEUES ?= default transcode
 
-# Without a .env, use PostgreSQL and Redis on this machine; a .env overrides all of this.
-ifeq ($(wildcard .env),)
-export DB_HOST ?= 127.0.0.1
-export DB_PORT ?= 5432
-export DB_USER ?= postgres
-export DB_NAME ?= videoflix
-export REDIS_HOST ?= 127.0.0.1
-export REDIS_PORT ?= 6379
-export REDIS_LOCATION ?= redis://127.0.0.1:6379/1
-endif
+# Which PostgreSQL and Redis `run` and `test` use (a .env, servers that answer on 127.0.0.1, or
+# embedded ones under .local/) is decided by the launcher: localdev/choice.py.
 
-.PHONY: help venv ffmpeg setup run test lint format containers-check smoke clean
+.PHONY: help venv ffmpeg test-tools setup run test lint format containers-check smoke clean
 
 help:
-	@echo "make run               set up and start gunicorn + one RQ worker (Ctrl-C stops both)"
-	@echo "make test              set up, then ruff and the whole pytest suite"
+	@echo "make run               set up and start gunicorn + one RQ worker (Ctrl-C stops everything)"
+	@echo "                       PORT=8001 for another port; VIDEOFLIX_EMBEDDED=1 for the embedded servers"
+	@echo "make test              set up, then ruff and the whole pytest suite (PYTEST_ARGS=... for a part)"
 	@echo "make containers-check  validate docker-compose.yml, hadolint the Dockerfile, shellcheck"
 	@echo "make smoke             run backend.entrypoint.sh on this host and probe /api/health/"
 
@@ -46,32 +39,30 @@ ffmpeg:
 		exit 1; \
 	fi
 
+# The tests that run the shipped nginx configuration need nginx and its JavaScript module (njs,
+# which checks signed segment URLs); as root they are installed.
+NGINX_JS_MODULE := /usr/lib/nginx/modules/ngx_http_js_module.so
+test-tools: ffmpeg
+	@if command -v nginx >/dev/null && [ -e $(NGINX_JS_MODULE) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing nginx and its JavaScript module with apt-get (for the nginx tests)..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx libnginx-mod-http-js >/dev/null; \
+	else \
+		echo "nginx or its JavaScript module is missing: the tests of tests/video/test_streaming_nginx.py" \
+			"will skip. Install them with 'sudo apt-get install nginx libnginx-mod-http-js'."; \
+	fi
+
 setup: venv ffmpeg
-	$(PY) manage.py ensure_database
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py ensure_superuser
-	$(PY) manage.py collectstatic --noinput --verbosity 0
 
+# The launcher starts embedded servers when needed, creates the database, migrates, creates an
+# admin for development when there is none, collects static files, then gunicorn and the worker.
 run: setup
-	@echo ""
-	@echo "  API        http://127.0.0.1:$(PORT)/api/"
-	@echo "  Health     http://127.0.0.1:$(PORT)/api/health/"
-	@echo "  Admin      http://127.0.0.1:$(PORT)/admin/"
-	@echo "  RQ         http://127.0.0.1:$(PORT)/django-rq/"
-	@echo "  API docs   http://127.0.0.1:$(PORT)/api/docs/"
-	@echo ""
-	@trap 'kill $$web $$worker 2>/dev/null; wait' INT TERM EXIT; \
-	$(PY) manage.py rqworker $(RQ_QUEUES) --with-scheduler & worker=$$!; \
-	GUNICORN_BIND=0.0.0.0:$(PORT) GUNICORN_WORKERS=$(WEB_WORKERS) \
-		$(VENV)/bin/gunicorn -c gunicorn.conf.py core.wsgi:application & web=$$!; \
-	wait -n $$web $$worker
+	$(PY) -m localdev run --port $(PORT) --web-workers $(WEB_WORKERS) --queues "$(RQ_QUEUES)"
 
-# Tests use their own Redis databases so a running `make run` keeps its queues and cache.
-test: export REDIS_DB ?= 14
-test: export REDIS_LOCATION := $(or $(TEST_REDIS_LOCATION),redis://$(or $(REDIS_HOST),127.0.0.1):$(or $(REDIS_PORT),6379)/15)
-test: venv ffmpeg lint
-	$(PY) manage.py makemigrations --check --dry-run
-	$(PY) -m pytest $(PYTEST_ARGS)
+# Tests use their own Redis databases (14, 15) or throw-away embedded servers, so a running
+# `make run` keeps its data; the launcher stops what it started even when the tests fail.
+test: venv test-tools lint
+	$(PY) -m localdev test -- $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -111,3 +102,4 @@ smoke: venv ffmpeg
 
 clean:
 	rm -rf $(VENV) .venv-tools static .pytest_cache .ruff_cache
+	@echo "Kept .local/ (the embedded servers' data and the development admin's login); rm -rf .local to drop it."

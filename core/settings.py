@@ -15,6 +15,9 @@ from dotenv import load_dotenv
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # Values already in the environment win over `.env`, so a container's or CI's variables hold.
+# While `make run` runs embedded PostgreSQL/Redis it writes their addresses to .local/servers.env
+# (and removes it when it stops), so manage.py commands started by hand reach the same servers.
+load_dotenv(BASE_DIR / ".local" / "servers.env", override=False)
 load_dotenv(BASE_DIR / ".env", override=False)
 
 DEBUG = config("DEBUG", default=True, cast=bool)
@@ -97,13 +100,14 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
+# The defaults are a local development server (Compose sets DB_HOST and the role from `.env`).
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": config("DB_NAME", default="videoflix"),
-        "USER": config("DB_USER", default="videoflix"),
+        "USER": config("DB_USER", default="postgres"),
         "PASSWORD": config("DB_PASSWORD", default=""),
-        "HOST": config("DB_HOST", default="db"),
+        "HOST": config("DB_HOST", default="127.0.0.1"),
         "PORT": config("DB_PORT", default=5432, cast=int),
         # Persistent connections, checked before each request so a restarted server is survived.
         "CONN_MAX_AGE": config("DB_CONN_MAX_AGE", default=60, cast=int),
@@ -124,10 +128,10 @@ PASSWORD_RESET_TIMEOUT = config("PASSWORD_RESET_TIMEOUT", default=60 * 60 * 24, 
 ACCOUNT_ACTIVATION_TIMEOUT = config("ACCOUNT_ACTIVATION_TIMEOUT", default=60 * 60 * 24 * 3, cast=int)
 
 # --- Redis: RQ queues and the django-redis cache ----------------------------------------------
-REDIS_HOST = config("REDIS_HOST", default="redis")
+REDIS_HOST = config("REDIS_HOST", default="127.0.0.1")
 REDIS_PORT = config("REDIS_PORT", default=6379, cast=int)
 REDIS_DB = config("REDIS_DB", default=0, cast=int)
-REDIS_LOCATION = config("REDIS_LOCATION", default="redis://redis:6379/1")
+REDIS_LOCATION = config("REDIS_LOCATION", default=f"redis://{REDIS_HOST}:{REDIS_PORT}/1")
 
 _rq_connection = {
     "HOST": REDIS_HOST,
@@ -266,12 +270,11 @@ EMAIL_HOST_USER = config("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = config("EMAIL_HOST_PASSWORD", default="")
 EMAIL_TIMEOUT = config("EMAIL_TIMEOUT", default=10, cast=int)
 DEFAULT_FROM_EMAIL = config("DEFAULT_FROM_EMAIL", default="no-reply@videoflix.local")
-# Links in emails: FRONTEND_URL + path + ?uid=…&token=…. The Videoflix SPA served on
-# http://127.0.0.1:5500 uses /pages/auth/activate.html and /pages/auth/confirm_password.html
-# (see .env.example); the defaults are the product's generic ones.
-FRONTEND_URL = config("FRONTEND_URL", default="http://localhost:3000")
-EMAIL_VERIFICATION_PATH = config("EMAIL_VERIFICATION_PATH", default="/verify-email")
-PASSWORD_RESET_PATH = config("PASSWORD_RESET_PATH", default="/reset-password")
+# Links in emails: FRONTEND_URL + path + ?uid=…&token=…. The defaults are the pages of the
+# Videoflix SPA served on http://127.0.0.1:5500, the origin CORS and CSRF trust by default.
+FRONTEND_URL = config("FRONTEND_URL", default="http://127.0.0.1:5500")
+EMAIL_VERIFICATION_PATH = config("EMAIL_VERIFICATION_PATH", default="/pages/auth/activate.html")
+PASSWORD_RESET_PATH = config("PASSWORD_RESET_PATH", default="/pages/auth/confirm_password.html")
 
 # --- Video pipeline ---------------------------------------------------------------------------
 # The rungs of the HLS ladder to produce (a source never gets rungs taller than itself).

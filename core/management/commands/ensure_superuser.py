@@ -17,7 +17,7 @@ class Command(BaseCommand):
 
         User = get_user_model()
         email = User.objects.normalize_email(email)
-        if User.objects.filter(email__iexact=email).exists():
+        if User.objects.filter(email=User.objects.normalize_email(email)).exists():
             self.stdout.write(f"Superuser {email} already exists.")
             return
         User.objects.create_superuser(email=email, password=password)

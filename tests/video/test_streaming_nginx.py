@@ -170,7 +170,10 @@ def test_duplicated_credential_cookies_are_judged_by_django_alone(nginx_url, str
         through_nginx = fetch(nginx_url + path, cookie)[0]
         direct = client.get(path, HTTP_COOKIE=cookie["Cookie"]).status_code
         assert through_nginx == direct, path
-        # No answer is remembered for anyone: the same URL without credentials is refused.
+        # No answer is remembered for anyone: the same URL right after, without credentials or with
+        # a made-up cookie (the old authorisation cache keyed on the first, empty cookie), is refused.
+        assert fetch(nginx_url + path)[0] == 401
+        assert fetch(nginx_url + path, {"Cookie": "access_token="})[0] == 401
         assert fetch(nginx_url + path, {"Cookie": "access_token=letmein"})[0] == 401
 
 

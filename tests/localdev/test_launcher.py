@@ -17,7 +17,7 @@ import pytest
 
 from localdev.lock import FolderLock
 from localdev.servers import free_port
-from tests.e2e.processes import http_get, wait_until
+from tests.support import http_get, wait_until
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 PROBE = "tests/localdev/probe_embedded.py"

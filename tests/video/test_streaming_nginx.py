@@ -97,6 +97,11 @@ def test_nginx_answers_range_and_304_for_signed_segments(nginx_url, streamed):
     assert headers["Content-Range"].startswith("bytes 10-19/")
     status, _, _ = fetch(url, {"If-None-Match": fetch(url)[1]["ETag"]})
     assert status == 304
+    # Every answer under /api/ is JSON, nginx's own refusals included.
+    for headers, expected in (({"Range": "bytes=999999-"}, 416), ({"If-Match": '"another"'}, 412)):
+        status, answer, body = fetch(url, headers)
+        assert status == expected
+        assert answer["Content-Type"] == "application/json" and json.loads(body)["detail"]
 
 
 def _tampered(video, uri: str, user) -> dict[str, str]:

@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from core.exceptions import ErrorSerializer
 from video import layout
+from video.catalogue.cache import catalogue_cached
 from video.catalogue.selectors import video_ready_rungs
 from video.catalogue.views import NOT_FOUND, UNAUTHORIZED, VIDEO_NOT_FOUND
 from video.streaming import files, signing
@@ -71,7 +72,8 @@ class HlsView(APIView):
 
     @staticmethod
     def rung_or_404(video_id: int, rung: str | None = None) -> None:
-        rungs = video_ready_rungs(video_id=video_id)
+        # Asked on every playlist: kept for the current catalogue version (video.catalogue.cache).
+        rungs = catalogue_cached("rungs", lambda: video_ready_rungs(video_id=video_id), video_id=video_id)
         if rungs is None:
             raise NotFound(VIDEO_NOT_FOUND)
         if rung is not None and (not layout.is_rung_name(rung) or rung not in rungs):

@@ -22,8 +22,8 @@ def run_plan(clip, tmp_path, rungs=DEFAULT_LADDER, segment_seconds=2):
         encoder=ladder.EncoderSettings(preset="veryfast"),
     )
     progress = []
-    renditions = encode.transcode(plan, log_path=tmp_path / "ffmpeg.log", on_progress=progress.append)
-    return plan, renditions, progress
+    rungs_made = encode.transcode(plan, log_path=tmp_path / "ffmpeg.log", on_progress=progress.append)
+    return plan, rungs_made, progress
 
 
 def test_probe_reads_size_duration_rate_and_audio(landscape_clip, silent_clip):
@@ -117,16 +117,16 @@ def test_command_decodes_once_and_fixes_keyframes():
 
 
 def test_transcode_writes_every_rung_the_source_allows(landscape_clip, tmp_path):
-    _plan, renditions, progress = run_plan(landscape_clip, tmp_path)
+    _plan, rungs_made, progress = run_plan(landscape_clip, tmp_path)
     out = tmp_path / "out"
-    assert [r.name for r in renditions] == ["120p", "360p"]
+    assert [r.name for r in rungs_made] == ["120p", "360p"]
     assert sorted(p.name for p in out.iterdir()) == ["120p", "360p", "master.m3u8"]
-    for rendition in renditions:
-        names = sorted(p.name for p in (out / rendition.name).iterdir())
+    for rung in rungs_made:
+        names = sorted(p.name for p in (out / rung.name).iterdir())
         assert names == ["000.ts", "001.ts", "002.ts", "index.m3u8"]
-        assert [seconds for _, seconds in rendition.segments] == pytest.approx([2, 2, 1], abs=0.05)
-        info = stream_info(out / rendition.name / "000.ts")
-        assert (info["video"]["width"], info["video"]["height"]) == (rendition.width, rendition.height)
+        assert [seconds for _, seconds in rung.segments] == pytest.approx([2, 2, 1], abs=0.05)
+        info = stream_info(out / rung.name / "000.ts")
+        assert (info["video"]["width"], info["video"]["height"]) == (rung.width, rung.height)
         assert info["video"]["codec_name"] == "h264" and info["audio"]["codec_name"] == "aac"
     assert progress and progress[-1] == pytest.approx(100, abs=1)
     assert progress == sorted(progress)
@@ -156,8 +156,8 @@ def test_master_playlist_lists_each_rung_with_bandwidth_resolution_and_codecs(la
 
 
 def test_source_without_audio_gives_video_only_renditions(silent_clip, tmp_path):
-    _, renditions, _ = run_plan(silent_clip, tmp_path)
-    assert [r.name for r in renditions] == ["120p"]
+    _, rungs_made, _ = run_plan(silent_clip, tmp_path)
+    assert [r.name for r in rungs_made] == ["120p"]
     assert set(stream_info(tmp_path / "out" / "120p" / "000.ts")) == {"video"}
     assert 'CODECS="avc1.' in (tmp_path / "out" / "master.m3u8").read_text()
     assert "mp4a" not in (tmp_path / "out" / "master.m3u8").read_text()

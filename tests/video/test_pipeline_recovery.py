@@ -132,7 +132,7 @@ def test_killed_worker_leaves_no_partial_output_and_the_job_is_retried_to_ready(
     video.refresh_from_db()
     assert video.status == Video.Status.PROCESSING  # what a dead worker leaves behind ...
     published, work = hls_entries(video.pk)
-    assert not published  # ... but no half set of renditions is visible
+    assert not published  # ... but no half set of rungs is visible
     assert work  # the unfinished output sits in a hidden work folder
     wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in victims), what="ffmpeg to die too")
 

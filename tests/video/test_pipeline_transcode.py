@@ -146,7 +146,7 @@ def test_other_failures_retry_a_bounded_number_of_times_then_fail(
     assert video.job_id in registry.get_job_ids()
 
 
-def test_failed_retranscode_keeps_the_published_renditions_untouched(
+def test_failed_retranscode_keeps_the_published_rungs_untouched(
     make_video, landscape_clip, run_worker, django_capture_on_commit_callbacks, settings
 ):
     video = queue_and_run(make_video(landscape_clip), run_worker, django_capture_on_commit_callbacks)
@@ -162,7 +162,7 @@ def test_failed_retranscode_keeps_the_published_renditions_untouched(
     assert work_dirs() == []
 
 
-def test_retranscode_replaces_the_whole_set_of_renditions(
+def test_retranscode_replaces_the_whole_set_of_rungs(
     make_video, landscape_clip, run_worker, django_capture_on_commit_callbacks, settings
 ):
     video = queue_and_run(make_video(landscape_clip), run_worker, django_capture_on_commit_callbacks)

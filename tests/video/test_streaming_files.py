@@ -156,7 +156,7 @@ def test_video_that_is_not_ready_answers_404_even_with_files(bearer_client, stat
 
 @pytest.mark.django_db
 def test_rung_that_was_not_produced_answers_404(bearer_client, hls_video):
-    # 1080p is a valid rung name but not in renditions; 720p's folder exists but is not listed.
+    # 1080p is a valid rung name but not in the rungs; 720p's folder exists but is not listed.
     write_hls(hls_video, rungs=("720p",))
     for rung in ("1080p", "720p"):
         assert_json_404(bearer_client.get(f"/api/video/{hls_video.pk}/{rung}/index.m3u8"))
@@ -278,7 +278,7 @@ def test_video_folder_that_is_a_symlink_answers_404(bearer_client, tmp_path):
 
 
 @pytest.mark.django_db
-def test_rung_name_smuggled_into_renditions_cannot_escape(bearer_client, hls_video):
+def test_rung_name_smuggled_into_rungs_cannot_escape(bearer_client, hls_video):
     # Even if a bad value reached the row, only plain "<height>p" names are used in paths.
     hls_video.rungs = ["../..", "480p/../../x", "480p"]
     hls_video.save()

@@ -155,7 +155,7 @@ def test_master_playlist_lists_each_rung_with_bandwidth_resolution_and_codecs(la
     assert "RESOLUTION=214x120" in entries[0][0] and "RESOLUTION=640x360" in entries[1][0]
 
 
-def test_source_without_audio_gives_video_only_renditions(silent_clip, tmp_path):
+def test_source_without_audio_gives_video_only_rungs(silent_clip, tmp_path):
     _, rungs_made, _ = run_plan(silent_clip, tmp_path)
     assert [r.name for r in rungs_made] == ["120p"]
     assert set(stream_info(tmp_path / "out" / "120p" / "000.ts")) == {"video"}

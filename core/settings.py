@@ -307,6 +307,8 @@ if HLS_SIGNING_KEY and len(HLS_SIGNING_KEY) < 32 and not DEBUG:
 HLS_SIGNED_URL_SECONDS = config("HLS_SIGNED_URL_SECONDS", default=8 * 3600, cast=int)
 # Expiry times are rounded up to this window, so a playlist fetched again within it is the same.
 HLS_SIGNED_URL_WINDOW_SECONDS = config("HLS_SIGNED_URL_WINDOW_SECONDS", default=300, cast=int)
+if HLS_SIGNED_URL_SECONDS < 60 or HLS_SIGNED_URL_WINDOW_SECONDS < 1:
+    sys.exit("HLS_SIGNED_URL_SECONDS must be at least 60 and HLS_SIGNED_URL_WINDOW_SECONDS at least 1.")
 
 # --- Security (TLS switches are off by default for local HTTP) ---------------------------------
 SECURE_SSL_REDIRECT = config("SECURE_SSL_REDIRECT", default=False, cast=bool)

@@ -83,3 +83,22 @@ def test_cache_ignores_a_redis_outage(settings):
     cache.set("outage-key", "value")
     assert cache.get("outage-key") is None
     assert cache.get("outage-key", "fallback") == "fallback"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{"HLS_SIGNED_URL_SECONDS": "0"}, {"HLS_SIGNED_URL_WINDOW_SECONDS": "0"}],
+    ids=["lifetime", "window"],
+)
+def test_a_signed_url_lifetime_or_window_that_cannot_work_stops_start_up(env):
+    result = run_django(["check"], DEBUG="True", **env)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "HLS_SIGNED_URL_SECONDS must be at least 60 and HLS_SIGNED_URL_WINDOW_SECONDS at least 1."
+    )
+
+
+def test_production_refuses_a_short_hls_signing_key():
+    result = run_django(["check"], **production_env(HLS_SIGNING_KEY="too-short"))
+    assert result.returncode == 1
+    assert "HLS_SIGNING_KEY is shorter than 32 characters" in result.stderr

@@ -12,7 +12,7 @@ RQ_QUEUES ?= default transcode
 # Which PostgreSQL and Redis `run` and `test` use (a .env, servers that answer on 127.0.0.1, or
 # embedded ones under .local/) is decided by the launcher: localdev/choice.py.
 
-.PHONY: help venv ffmpeg test-tools setup run test lint format containers-check smoke clean
+.PHONY: help venv ffmpeg test-tools chromium setup run test lint format containers-check smoke clean
 
 help:
 	@echo "make run               set up and start gunicorn + one RQ worker (Ctrl-C stops everything)"
@@ -52,6 +52,24 @@ test-tools: ffmpeg
 			"will skip. Install them with 'sudo apt-get install nginx libnginx-mod-http-js'."; \
 	fi
 
+# The browser tests load hls.js, the SPA's player, pinned by package-lock.json (never a CDN).
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; } \
+		|| { echo "npm is missing. Install Node.js and npm first, e.g. 'sudo apt-get install npm'."; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian's Chromium for the browser tests (tests/e2e/test_viewer_browser.py), never Playwright's download.
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing chromium with apt-get (for the browser tests)..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "Chromium is missing: the browser tests will skip. Install it with 'sudo apt-get install chromium'."; \
+	fi
+
 setup: venv ffmpeg
 
 # The launcher starts embedded servers when needed, creates the database, migrates, creates an
@@ -61,7 +79,7 @@ run: setup
 
 # Tests use their own Redis databases (14, 15) or throw-away embedded servers, so a running
 # `make run` keeps its data; the launcher stops what it started even when the tests fail.
-test: venv test-tools lint
+test: venv test-tools chromium node_modules/.installed lint
 	$(PY) -m localdev test -- $(PYTEST_ARGS)
 
 lint: venv
@@ -101,5 +119,5 @@ smoke: venv ffmpeg
 	bash .ci/smoke-entrypoint
 
 clean:
-	rm -rf $(VENV) .venv-tools static .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-tools static .pytest_cache .ruff_cache node_modules
 	@echo "Kept .local/ (the embedded servers' data and the development admin's login); rm -rf .local to drop it."

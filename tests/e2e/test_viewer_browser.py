@@ -1,0 +1,170 @@
+"""A viewer's whole path in a real browser, as the Videoflix SPA takes it (../shared/API.md).
+
+Debian's Chromium, driven by Playwright, opens a page served from another origin (the SPA's role)
+that calls the API with `fetch(..., {credentials: "include"})` and plays with hls.js
+(`withCredentials`), against a real gunicorn (core.wsgi, with the signed segment handler) and a
+real RQ worker that sends the activation email (Django's console backend, read from its log).
+Screenshots of the final state go to tmp_path.
+"""
+
+import os
+import re
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from django.core.files import File
+from django.db import connections
+
+from tests.factories import CategoryFactory
+from tests.support import BASE_DIR, gunicorn, live_env, make_clip, rq_worker, wait_until
+from video.models import Video
+from video.pipeline import transcode
+from video.pipeline.ffmpeg import probe
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = Path("/usr/bin/chromium")
+HLS_JS = BASE_DIR / "node_modules" / "hls.js" / "dist" / "hls.min.js"
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+PASSWORD = "Sturdy-Passw0rd!"
+PAGE = """<!doctype html><html><body><video id="player" muted></video>
+<script src="hls.min.js"></script>
+<script>
+const API = "%(api)s";
+window.played = {fragments: [], errors: []};
+window.call = async (method, path, body, headers) => {
+  const response = await fetch(API + path, {method, credentials: "include",
+    headers: {"Content-Type": "application/json", ...(headers || {})},
+    body: body == null ? undefined : JSON.stringify(body)});
+  return {status: response.status, body: await response.json()};
+};
+window.play = (videoId) => {
+  const hls = new Hls();
+  hls.config.xhrSetup = (xhr) => { xhr.withCredentials = true; };
+  hls.on(Hls.Events.FRAG_LOADED, (event, data) => window.played.fragments.push(data.frag.url));
+  hls.on(Hls.Events.ERROR, (event, data) => window.played.errors.push(data.details));
+  hls.loadSource(`${API}/video/${videoId}/480p/index.m3u8`);
+  hls.attachMedia(document.getElementById("player"));
+  document.getElementById("player").play();
+};
+window.csrfToken = () => (document.cookie.match(/(?:^|; )csrftoken=([^;]+)/) || [])[1];
+</script></body></html>"""
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip("Chromium is missing; install it with: sudo apt-get install chromium")
+    if not HLS_JS.exists():
+        pytest.skip("hls.js is missing; install it with: npm ci")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's ORM calls stay plain.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+            connections.close_all()
+
+
+@pytest.fixture
+def spa(tmp_path):
+    """A folder served on its own loopback origin, standing in for the SPA's host."""
+    folder = tmp_path / "spa"
+    folder.mkdir()
+    (folder / "hls.min.js").write_bytes(HLS_JS.read_bytes())
+    handler = partial(SimpleHTTPRequestHandler, directory=str(folder))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def ready_video(settings, tmp_path) -> Video:
+    """A film transcoded by the real pipeline into 120p and 480p (12 s, 4 s segments)."""
+    settings.VIDEO_RUNGS = ["120p", "480p"]
+    clip = make_clip(tmp_path / "film.mp4", width=854, height=480, seconds=12)
+    video = Video(title="Played in a browser", category=CategoryFactory(name="Drama"), job_id="browser")
+    video.source_probe = probe.probe(clip).as_dict()
+    with open(clip, "rb") as handle:
+        video.source.save("film.mp4", File(handle), save=False)
+    video.save()
+    assert transcode.video_transcode(video_id=video.pk, job_id="browser") == Video.Status.READY
+    return video
+
+
+def activation_link(worker_log: str) -> tuple[str, str] | None:
+    """uid and token of the activation email, as the worker's console email backend printed it."""
+    match = re.search(r"\?uid=([A-Za-z0-9_-]+)&token=([A-Za-z0-9_-]+)", worker_log)
+    return (match[1], match[2]) if match else None
+
+
+def test_a_viewer_registers_activates_logs_in_plays_480p_from_the_start_and_logs_out(
+    browser, spa, settings, tmp_path
+):
+    video = ready_video(settings, tmp_path)
+    folder, origin = spa
+    env = live_env(
+        settings,
+        ALLOWED_HOSTS="127.0.0.1",
+        CORS_ALLOWED_ORIGINS=origin,
+        CSRF_TRUSTED_ORIGINS=origin,
+        FRONTEND_URL=origin,
+        EMAIL_BACKEND="django.core.mail.backends.console.EmailBackend",
+    )
+    with gunicorn(env, tmp_path) as web, rq_worker(env, tmp_path) as worker:
+        (folder / "index.html").write_text(PAGE % {"api": f"{web.url}/api"})
+        page = browser.new_page()
+        page.goto(f"{origin}/index.html")
+        call = partial(_call, page)
+
+        account = {"email": "viewer@example.com", "password": PASSWORD}
+        registered = call(
+            "POST", "/register/", {**account, "confirmed_password": PASSWORD, "privacy_policy": "on"}
+        )
+        assert registered["status"] == 201 and registered["body"]["user"]["email"] == account["email"]
+        assert wait_until(lambda: activation_link(worker.log()), timeout=60), worker.log()
+        uid, token = activation_link(worker.log())
+        assert call("GET", f"/activate/{uid}/{token}/")["body"] == {
+            "message": "Account successfully activated."
+        }
+        logged_in = call("POST", "/login/", account)
+        assert logged_in["status"] == 200 and logged_in["body"]["user"]["username"] == account["email"]
+
+        listed = call("GET", "/video/")
+        assert listed["status"] == 200 and [item["id"] for item in listed["body"]] == [video.pk]
+        page.evaluate("(id) => window.play(id)", video.pk)
+        page.wait_for_function("document.getElementById('player').currentTime > 1.5", timeout=60_000)
+        played = page.evaluate("window.played")
+        assert played["errors"] == [], played
+        assert played["fragments"][0].startswith(f"{web.url}/api/video/{video.pk}/480p/000.ts?exp=")
+        assert all("&sig=" in url for url in played["fragments"])
+        page.screenshot(path=str(tmp_path / "playing.png"))
+
+        csrf = page.evaluate("window.csrfToken()")
+        assert csrf, "login set no readable csrftoken cookie"
+        logged_out = call("POST", "/logout/", None, {"X-CSRFToken": csrf})
+        assert logged_out["status"] == 200, logged_out
+        refused = call("GET", "/video/")
+        assert refused["status"] == 401 and refused["body"]["detail"]
+
+
+def _call(page, method: str, path: str, body=None, headers=None) -> dict:
+    """One fetch from the page, as the SPA makes it; its status and JSON body."""
+    return page.evaluate("(args) => window.call(...args)", [method, path, body, headers or {}])

@@ -52,7 +52,9 @@ window.play = (videoId) => {
   const hls = new Hls();
   hls.config.xhrSetup = (xhr) => { xhr.withCredentials = true; };
   hls.on(Hls.Events.FRAG_LOADED, (event, data) => window.played.fragments.push(data.frag.url));
-  hls.on(Hls.Events.ERROR, (event, data) => window.played.errors.push(data.details));
+  // Fatal errors only: hls.js also reports what it recovers from itself (a stall under load,
+  // a nudge over a gap between the first audio and video timestamps).
+  hls.on(Hls.Events.ERROR, (event, data) => { if (data.fatal) window.played.errors.push(data.details); });
   hls.loadSource(`${API}/video/${videoId}/480p/index.m3u8`);
   hls.attachMedia(document.getElementById("player"));
   document.getElementById("player").play();

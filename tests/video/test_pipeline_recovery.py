@@ -267,3 +267,31 @@ def test_killed_work_horse_on_its_last_attempt_is_failed_by_the_sweep(make_video
     assert video.status == Video.Status.FAILED
     assert "every attempt is used up" in video.error
     assert hls_entries(video.pk) == (False, [])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_stopped_while_its_sweep_runs_stops_instead_of_swallowing_the_request(tmp_path):
+    """RQ's SIGTERM handler raises StopRequested wherever the worker is; the sweep's own error
+    handling must let it through, or the worker keeps running after being told to stop."""
+    from tests.factories import CategoryFactory
+    from tests.support import live_env, rq_worker, wait_until
+
+    category = CategoryFactory(name="Drama")
+    long_ago = timezone.now() - timezone.timedelta(hours=1)
+    Video.objects.bulk_create(
+        Video(title=f"Lost {index}", category=category, source="sources/x.mp4", job_id=f"gone-{index}")
+        for index in range(3000)
+    )
+    Video.objects.update(status=Video.Status.PENDING, updated_at=long_ago)
+    env = live_env(settings, VIDEO_STALE_AFTER_SECONDS=0, RQ_MAINTENANCE_INTERVAL=600, LOG_LEVEL="INFO")
+    requeued = Video.objects.exclude(job_id__startswith="gone-")
+    with rq_worker(env, tmp_path, queues=("transcode",)) as worker:
+        # The first maintenance runs the sweep right after "Listening on": wait until it is under way.
+        assert wait_until(requeued.exists, timeout=30), worker.log()
+        worker.process.send_signal(signal.SIGTERM)
+        try:
+            worker.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the worker was still running 20 s after SIGTERM:\n" + worker.log())
+    assert "The stale-job sweep failed" not in worker.log()
+    assert 0 < requeued.count() < 3000  # it stopped in the middle of the sweep

@@ -13,6 +13,7 @@ from functools import partial
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from video import layout
 from video.catalogue.cache import catalogue_invalidate
@@ -110,7 +111,7 @@ def video_enqueue_transcode(*, video: Video) -> str:
 def _enqueue(*, video_id: int, job_id: str) -> None:
     try:
         queue.transcode_enqueue(video_id=video_id, job_id=job_id)
-    except Exception:  # Redis down: the worker's sweep queues the video later.
+    except RedisError:  # Redis down: the worker's sweep queues the video later.
         logger.exception(
             "Could not queue the transcode of video %s; the stale-job sweep will retry", video_id
         )

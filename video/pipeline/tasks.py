@@ -11,6 +11,7 @@ import logging
 from django.conf import settings
 from django.db import close_old_connections
 from rq import get_current_job, worker_registration
+from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.worker import Worker
 
@@ -105,6 +106,8 @@ class VideoflixWorker(Worker):
             recovered = recover_stale_videos()
             if recovered:
                 logger.warning("Stale-job sweep re-queued or failed %d video(s)", recovered)
+        except StopRequested:
+            raise  # RQ's SIGTERM/SIGINT handler raises it wherever the worker is: stop, do not log it
         except Exception:
             logger.exception("The stale-job sweep failed; it runs again at the next maintenance")
         finally:

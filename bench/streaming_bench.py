@@ -337,9 +337,9 @@ def report(results: dict, options) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per row (default 10)")
+    parser.add_argument("--duration", type=int, default=30, help="seconds per row (default 30)")
     parser.add_argument(
-        "--rounds", type=int, default=2, help="slices each row's time is split into (default 2)"
+        "--rounds", type=int, default=6, help="slices each row's time is split into (default 6)"
     )
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")

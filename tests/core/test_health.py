@@ -3,7 +3,6 @@
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import django_rq
@@ -11,16 +10,9 @@ import pytest
 from django.conf import settings
 from rq import Worker
 
+from tests.support import stop, wait_until
+
 BASE_DIR = Path(__file__).resolve().parents[2]
-
-
-def wait_until(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 @pytest.fixture
@@ -37,8 +29,7 @@ def live_worker():
     connection = django_rq.get_connection("default")
     assert wait_until(lambda: len(Worker.all(connection=connection)) > 0), "worker never registered"
     yield process
-    process.terminate()
-    process.wait(timeout=30)
+    stop(process)  # SIGTERM, then SIGKILL: a worker left running would take other tests' jobs
 
 
 @pytest.mark.django_db

@@ -82,18 +82,6 @@ class WorkArea:
     def thumbnail(self) -> Path:
         return self.folder.with_name(self.folder.name + ".jpg")
 
-    def master_playlist(self) -> Path:
-        return self.folder / MASTER_PLAYLIST
-
-    def rung_folder(self, rung: str) -> Path:
-        return self.folder / rung
-
-    def rung_playlist(self, rung: str) -> Path:
-        return self.folder / rung / RUNG_PLAYLIST
-
-    def segment_pattern(self, rung: str) -> Path:
-        return self.folder / rung / SEGMENT_FILE_PATTERN
-
 
 def work_area_create(video_id: int) -> WorkArea:
     """A fresh, empty work folder for a transcode of the video (earlier leftovers are removed)."""

@@ -125,6 +125,8 @@ def _tampered(video, uri: str, user) -> dict[str, str]:
         "other-video": f"/api/video/{video.pk + 1}/480p/{uri}",
         "other-user": f"/api/video/{video.pk}/480p/{name}?{query.replace(f'uid={user.pk}', 'uid=999999')}",
         "signature-twice": f"/api/video/{video.pk}/480p/{uri}&sig=again",
+        "empty-signature": f"/api/video/{video.pk}/480p/{name}?{query.rpartition('&sig=')[0]}&sig=",
+        "sig-in-another-name": f"/api/video/{video.pk}/480p/{name}?xsig=abc",
         "expired": f"/api/video/{video.pk}/480p/{name}?{expired}",
         "no-signature": f"/api/video/{video.pk}/480p/{name}",
         "missing-file": f"/api/video/{video.pk}/480p/009.ts?{query}",
@@ -148,6 +150,8 @@ def test_nginx_and_the_python_handler_judge_signatures_by_one_rule(nginx_url, st
         "other-video": (403, 403),
         "other-user": (403, 403),
         "signature-twice": (403, 403),
+        "empty-signature": (403, 403),
+        "sig-in-another-name": (401, 401),  # no signature: Django asks for credentials
         "expired": (403, 403),
         "no-signature": (401, 401),
         "missing-file": (403, 403),  # 009.ts was never signed

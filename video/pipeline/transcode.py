@@ -8,7 +8,6 @@ job (replaced source, deleted row, staff marked it failed) publishes nothing.
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -121,7 +120,7 @@ def _publish(*, area: layout.WorkArea, job_id: str, fields: dict) -> bool:
         Video.objects.filter(pk=area.video_id).update(
             status=Video.Status.READY, progress=100, error="", transcoded_at=now, updated_at=now, **fields
         )
-        transaction.on_commit(partial(shutil.rmtree, previous, ignore_errors=True))
+        transaction.on_commit(partial(layout.remove, previous))
         transaction.on_commit(catalogue_invalidate)
     return True
 

@@ -1,7 +1,7 @@
 """The handler for signed segment URLs when no nginx is in front (`make run`, the default stack).
 
 A WSGI application around Django (core/wsgi.py): a GET or HEAD of a segment URL that carries a
-signature (`sig=` in the query) is answered here, everything else goes to Django unchanged.
+signature (a `sig` parameter in the query) is answered here, everything else goes to Django unchanged.
 Behind nginx, nginx answers signed segments itself and this code never sees one.
 
 A valid signature is answered from the file with no token check and no database query; a
@@ -30,6 +30,9 @@ from core.exceptions import error_body
 from video import layout
 from video.streaming import files, signing
 
+# A request is a signed one when its query has a `sig` parameter (whatever its value); nginx's site
+# applies the same rule.
+SIGNED = re.compile(r"(?:^|&)sig=")
 FORBIDDEN = "This segment link is invalid or has expired. Reload the video to get a fresh one."
 NOT_FOUND = "This segment does not exist."
 
@@ -47,7 +50,9 @@ class SignedSegments:
 
     def __call__(self, environ, start_response):
         match = None
-        if environ.get("REQUEST_METHOD") in ("GET", "HEAD") and "sig=" in environ.get("QUERY_STRING", ""):
+        if environ.get("REQUEST_METHOD") in ("GET", "HEAD") and SIGNED.search(
+            environ.get("QUERY_STRING", "")
+        ):
             match = self.path.fullmatch(environ.get("PATH_INFO", ""))
         if match is None:
             return self.application(environ, start_response)

@@ -146,8 +146,8 @@ class SegmentView(HlsView):
         if not layout.is_segment_name(segment):
             raise NotFound(SEGMENT_NOT_FOUND)
         with self.open_or_404(video_id, rung, layout.RUNG_PLAYLIST) as playlist:
-            listed = segment in playlist.read_all().decode("utf-8", errors="replace").split()
-        if not listed:
+            lines = playlist.read_all().decode("utf-8", errors="replace").splitlines()
+        if segment not in {line.strip() for line in lines}:
             raise NotFound(SEGMENT_NOT_FOUND)
         return self.send(request, video_id, rung, segment, content_type=layout.SEGMENT_CONTENT_TYPE)
 

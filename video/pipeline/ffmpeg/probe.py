@@ -43,7 +43,7 @@ def probe(path: str | os.PathLike) -> ProbeResult:
     """Read a file's duration, displayed size, frame rate and audio; raise ProbeError if unusable."""
     info = _ffprobe(Path(path))
     streams = info.get("streams") or []
-    video = _picture_stream(info, streams)
+    video = _picture_stream(streams)
     width, height, rotation = _displayed_size(video)
     return ProbeResult(
         duration=_duration(info, video),
@@ -75,8 +75,9 @@ def _ffprobe(path: Path) -> dict:
         raise ProbeError(NOT_READABLE) from error
 
 
-def _picture_stream(info: dict, streams: list[dict]) -> dict:
-    """The first real video stream (cover art does not count); refuses sound-only files and images."""
+def _picture_stream(streams: list[dict]) -> dict:
+    """The first real video stream (cover art does not count); refuses sound-only files. Images never
+    get this far: their demuxers (image2, *_pipe, gif) are not among the accepted containers."""
     videos = [
         stream
         for stream in streams
@@ -86,9 +87,6 @@ def _picture_stream(info: dict, streams: list[dict]) -> dict:
         if any(stream.get("codec_type") == "audio" for stream in streams):
             raise ProbeError("This file contains only sound and no picture; please upload a video file.")
         raise ProbeError("This file contains no video stream; please upload a video file.")
-    format_name = (info.get("format") or {}).get("format_name", "")
-    if format_name.endswith("_pipe") or format_name in {"image2", "gif"}:
-        raise ProbeError("This is a still image, not a video; please upload a video file.")
     return videos[0]
 
 

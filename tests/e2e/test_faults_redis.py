@@ -29,6 +29,20 @@ from video.models import Video
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
 
+def private_redis_env(settings, redis_server, **extra) -> dict:
+    """Processes on this test's database and media, with queues and cache on the private Redis."""
+    return django_env(
+        DB_NAME=connection.settings_dict["NAME"],
+        MEDIA_ROOT=settings.MEDIA_ROOT,
+        REDIS_HOST="127.0.0.1",
+        REDIS_PORT=redis_server.port,
+        REDIS_DB=0,
+        REDIS_LOCATION=f"redis://127.0.0.1:{redis_server.port}/1",
+        VIDEO_STALE_AFTER_SECONDS=1,
+        **extra,
+    )
+
+
 def test_upload_during_a_redis_outage_is_queued_once_redis_is_back(tmp_path, settings):
     staff = UserFactory(is_staff=True, is_superuser=True)
     viewer = UserFactory()
@@ -37,17 +51,7 @@ def test_upload_during_a_redis_outage_is_queued_once_redis_is_back(tmp_path, set
     clip = make_clip(tmp_path / "clip.mp4", width=640, height=360, seconds=2)
 
     with private_redis(tmp_path) as redis_server:
-        env = django_env(
-            DB_NAME=connection.settings_dict["NAME"],
-            MEDIA_ROOT=settings.MEDIA_ROOT,
-            REDIS_HOST="127.0.0.1",
-            REDIS_PORT=redis_server.port,
-            REDIS_DB=0,
-            REDIS_LOCATION=f"redis://127.0.0.1:{redis_server.port}/1",
-            VIDEO_RUNGS="120p,360p",
-            VIDEO_STALE_AFTER_SECONDS=1,
-            RQ_MAINTENANCE_INTERVAL=3,
-        )
+        env = private_redis_env(settings, redis_server, VIDEO_RUNGS="120p,360p", RQ_MAINTENANCE_INTERVAL=3)
         with gunicorn(env, tmp_path) as web, rq_worker(env, tmp_path) as worker:
             session = admin_session(web.url, staff.email, PASSWORD)
             redis_server.stop()
@@ -119,17 +123,7 @@ def test_after_redis_loses_its_data_workers_register_again_and_lost_jobs_are_que
     sources.mkdir(parents=True)
     make_clip(sources / "queued.mp4", width=640, height=360, seconds=2)
     with private_redis(tmp_path) as redis_server:
-        env = django_env(
-            DB_NAME=connection.settings_dict["NAME"],
-            MEDIA_ROOT=settings.MEDIA_ROOT,
-            REDIS_HOST="127.0.0.1",
-            REDIS_PORT=redis_server.port,
-            REDIS_DB=0,
-            REDIS_LOCATION=f"redis://127.0.0.1:{redis_server.port}/1",
-            VIDEO_RUNGS="120p",
-            VIDEO_STALE_AFTER_SECONDS=1,
-            RQ_MAINTENANCE_INTERVAL=2,
-        )
+        env = private_redis_env(settings, redis_server, VIDEO_RUNGS="120p", RQ_MAINTENANCE_INTERVAL=2)
         with gunicorn(env, tmp_path) as web, rq_worker(env, tmp_path) as worker:
             health = f"{web.url}/api/health/?only=worker"
             assert wait_until(lambda: requests.get(health, timeout=5).status_code == 200, timeout=30)

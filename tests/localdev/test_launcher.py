@@ -131,19 +131,24 @@ def test_run_serves_health_stops_everything_on_ctrl_c_and_reuses_its_data(local_
     assert alive(processes_under(local_dir)) == []
 
 
+def run_to_completion(local_dir, tmp_path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """The launcher (`python -m localdev *args`) when it is expected to end on its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "localdev", *args],
+        cwd=BASE_DIR,
+        env=launcher_env(local_dir, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def test_a_second_run_refuses_while_another_holds_the_data_folder(local_dir, tmp_path):
     holder = FolderLock(local_dir)
     holder.acquire("make run (pid 4242, http://127.0.0.1:8000/)")
     try:
-        result = subprocess.run(
-            [sys.executable, "-m", "localdev", "run", "--port", str(free_port())],
-            cwd=BASE_DIR,
-            env=launcher_env(local_dir, tmp_path),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        result = run_to_completion(local_dir, tmp_path, "run", "--port", str(free_port()))
     finally:
         holder.release()
     assert result.returncode == 1
@@ -157,15 +162,7 @@ def test_run_refuses_a_port_that_is_in_use(local_dir, tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run(
-            [sys.executable, "-m", "localdev", "run", "--port", str(port)],
-            cwd=BASE_DIR,
-            env=launcher_env(local_dir, tmp_path),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        result = run_to_completion(local_dir, tmp_path, "run", "--port", str(port))
     assert result.returncode == 1
     assert f"port {port} is in use" in result.stderr
     assert f"make run PORT={port + 1}" in result.stderr
@@ -178,14 +175,8 @@ def scratch_folder(output: str) -> Path:
 
 
 def test_test_command_removes_its_servers_when_a_test_fails(local_dir, tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "localdev", "test", "--", PROBE, "-k", "fails", "-p", "no:cacheprovider"],
-        cwd=BASE_DIR,
-        env=launcher_env(local_dir, tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    result = run_to_completion(
+        local_dir, tmp_path, "test", "--", PROBE, "-k", "fails", "-p", "no:cacheprovider", timeout=300
     )
     output = result.stdout + result.stderr
     assert result.returncode == 1, output

@@ -1,6 +1,7 @@
 """The embedded PostgreSQL and Redis of `make run`/`make test`, started for real in folders of
 their own (outside pytest's tmp_path, which the PostgreSQL system user cannot enter as root)."""
 
+import contextlib
 import shutil
 import socket
 import tempfile
@@ -23,6 +24,16 @@ def scratch():
     shutil.rmtree(folder, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def running(server):
+    """An embedded server started for the block and stopped after it, whatever the block did."""
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def query(server: EmbeddedPostgres, sql: str, params=()):
     connection = psycopg2.connect(host=server.host, port=server.port, user="postgres", dbname="postgres")
     connection.autocommit = True
@@ -36,8 +47,7 @@ def query(server: EmbeddedPostgres, sql: str, params=()):
 
 def test_embedded_postgres_keeps_its_rows_across_a_restart_and_leaves_no_process(scratch):
     server = EmbeddedPostgres(scratch / "postgres", durable=True)
-    server.start()
-    try:
+    with running(server):
         query(server, "CREATE TABLE film (title text)")
         query(server, "INSERT INTO film VALUES (%s)", ["Uploaded yesterday"])
         postmaster = server.postmaster()
@@ -51,20 +61,15 @@ def test_embedded_postgres_keeps_its_rows_across_a_restart_and_leaves_no_process
 
         server.start()
         assert query(server, "SELECT title FROM film") == [("Uploaded yesterday",)]
-    finally:
-        server.stop()
 
 
 def test_embedded_postgres_listens_only_on_its_socket_in_the_data_folder(scratch):
     server = EmbeddedPostgres(scratch / "postgres", durable=False)
-    server.start()
-    try:
+    with running(server):
         assert query(server, "SHOW listen_addresses") == [("",)]
         assert query(server, "SHOW fsync") == [("off",)]
         assert (scratch / "postgres" / ".s.PGSQL.5432").is_socket()
         assert server.env()["DB_HOST"] == str(scratch / "postgres")
-    finally:
-        server.stop()
 
 
 def test_a_killed_launchers_postgres_is_stopped_and_restarted_by_the_next(scratch):
@@ -84,8 +89,7 @@ def test_a_killed_launchers_postgres_is_stopped_and_restarted_by_the_next(scratc
 
 def test_embedded_redis_with_persistence_keeps_keys_across_a_restart(scratch):
     server = EmbeddedRedis(scratch / "redis", persistent=True)
-    server.start()
-    try:
+    with running(server):
         assert server.port != 6379
         redis.Redis(host=server.host, port=server.port).set("film", "kept")
         pid = server.process.pid
@@ -95,20 +99,15 @@ def test_embedded_redis_with_persistence_keeps_keys_across_a_restart(scratch):
 
         server.start()
         assert redis.Redis(host=server.host, port=server.port).get("film") == b"kept"
-    finally:
-        server.stop()
 
 
 def test_embedded_redis_without_persistence_forgets_keys_and_writes_no_files(scratch):
     server = EmbeddedRedis(scratch / "redis", persistent=False)
-    server.start()
-    try:
+    with running(server):
         redis.Redis(host=server.host, port=server.port).set("film", "gone")
         server.stop()
         server.start()
         assert redis.Redis(host=server.host, port=server.port).get("film") is None
-    finally:
-        server.stop()
     assert sorted(path.name for path in (scratch / "redis").iterdir()) == ["redis.log"]
 
 

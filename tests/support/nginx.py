@@ -12,8 +12,6 @@ import contextlib
 import os
 import shutil
 import socket
-import subprocess
-import time
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -90,7 +88,8 @@ def shipped_nginx(
     work: Path, *, upstream: str, media_root: Path, static_root: Path, signing_key: str, workers=1, extra=""
 ):
     """Run nginx with the shipped configuration on a free loopback port; yields its base URL."""
-    from tests.support.net import free_port
+    from tests.support.net import free_port, wait_until
+    from tests.support.processes import started
 
     port = free_port()
     config = write_config(
@@ -102,27 +101,16 @@ def shipped_nginx(
         workers=workers,
         extra=extra,
     )
-    process = subprocess.Popen(
-        ["nginx", "-c", str(config), "-p", str(work), "-g", "daemon off;"],
-        env={**os.environ, "HLS_SIGNING_KEY": signing_key},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        _wait_for_port(port, process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
+    command = ["nginx", "-c", str(config), "-p", str(work), "-g", "daemon off;"]
+    log_path = work / "nginx.log"
+    with started(command, env={**os.environ, "HLS_SIGNING_KEY": signing_key}, log_path=log_path) as process:
+        if not wait_until(lambda: _answers(port) or process.poll() is not None, timeout=10, interval=0.05):
+            raise RuntimeError("nginx did not open its port in time")
         if process.poll() is not None:
-            raise RuntimeError(f"nginx did not start: {process.stderr.read().decode()}")
-        time.sleep(0.05)
-    raise RuntimeError("nginx did not open its port in time")
+            raise RuntimeError(f"nginx did not start: {log_path.read_text(errors='replace')}")
+        yield f"http://127.0.0.1:{port}"
+
+
+def _answers(port: int) -> bool:
+    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+        return True

@@ -12,6 +12,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.pagination import OptionalLimitOffsetPagination
 from video import layout
 from video.models import Video
 
@@ -55,7 +56,10 @@ def _rungs(video: Video) -> list[str]:
 class VideoListQuerySerializer(serializers.Serializer):
     category = serializers.CharField(required=False, default="", allow_blank=True, max_length=100)
     search = serializers.CharField(required=False, default="", allow_blank=True, max_length=200)
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=100)
+    # The pagination class's own bound, refused with a 400 instead of DRF's silent clamp.
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=OptionalLimitOffsetPagination.max_limit
+    )
     offset = serializers.IntegerField(required=False, min_value=0, max_value=1_000_000)
 
 

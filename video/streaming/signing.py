@@ -18,6 +18,8 @@ from urllib.parse import parse_qs
 
 from django.conf import settings
 
+from video import layout
+
 SIGNATURE_PARAMETERS = ("exp", "uid", "sig")
 
 
@@ -78,13 +80,13 @@ def verify(key: bytes, request: SignedRequest, now: float | None = None) -> bool
     return hmac.compare_digest(expected.encode(), sig.encode("utf-8", "replace"))
 
 
-def sign_playlist(text: str, *, video_id: int, rung: str, user_id: int, is_segment) -> str:
+def sign_playlist(text: str, *, video_id: int, rung: str, user_id: int) -> str:
     """The media playlist with every segment URI signed for this user; other lines unchanged."""
     key, expires = signing_key(), expiry()
     lines = []
     for line in text.splitlines():
         name = line.strip()
-        if name and not name.startswith("#") and is_segment(name):
+        if name and not name.startswith("#") and layout.is_segment_name(name):
             query = sign_query(
                 key, video_id=video_id, rung=rung, segment=name, user_id=user_id, expires=expires
             )

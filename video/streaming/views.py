@@ -122,9 +122,7 @@ class RungPlaylistView(HlsView):
         self.rung_or_404(video_id, rung)
         with self.open_or_404(video_id, rung, layout.RUNG_PLAYLIST) as file:
             text = file.read_all().decode("utf-8", errors="replace")
-        body = signing.sign_playlist(
-            text, video_id=video_id, rung=rung, user_id=request.user.pk, is_segment=layout.is_segment_name
-        ).encode()
+        body = signing.sign_playlist(text, video_id=video_id, rung=rung, user_id=request.user.pk).encode()
         etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
         if etag in parse_etags(request.headers.get("If-None-Match", "")):
             response = HttpResponse(status=304)

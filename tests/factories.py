@@ -38,3 +38,4 @@ class VideoFactory(factory.django.DjangoModelFactory):
     category = factory.SubFactory(CategoryFactory)
     source = factory.Sequence(lambda n: f"sources/film{n}.mp4")
     status = Video.Status.READY
+    playable = factory.LazyAttribute(lambda video: video.status == Video.Status.READY)

@@ -29,17 +29,19 @@ class VideoAdmin(admin.ModelAdmin):
         "title",
         "category",
         "status",
+        "playable",
         "progress_display",
         "duration_display",
         "rungs_display",
         "created_at",
     ]
-    list_filter = ["status", "category"]
+    list_filter = ["status", "playable", "category"]
     search_fields = ["title", "description", "original_filename"]
     autocomplete_fields = ["category"]
     actions = ["transcode_again", "mark_failed"]
     readonly_fields = [
         "status",
+        "playable",
         "progress",
         "error_display",
         "duration",
@@ -60,6 +62,7 @@ class VideoAdmin(admin.ModelAdmin):
             {
                 "fields": [
                     "status",
+                    "playable",
                     "progress",
                     "error_display",
                     "duration",

@@ -3,12 +3,18 @@
     MEDIA_ROOT/hls/<video id>/master.m3u8            the master playlist, lowest rung first
     MEDIA_ROOT/hls/<video id>/<rung>/index.m3u8      one media playlist per rung ("480p")
     MEDIA_ROOT/hls/<video id>/<rung>/000.ts ...      its segments, three digits (000-999)
-    MEDIA_ROOT/hls/.tmp-<video id>-<token>[...]      a transcode in progress (folder, log, thumbnail)
+    MEDIA_ROOT/hls/<video id>/<rung>/.encoder.m3u8   ffmpeg's own playlist while it encodes
+    MEDIA_ROOT/hls/<video id>/.plan.json             what the running transcode makes (to resume it)
+    MEDIA_ROOT/hls/.tmp-<video id>-next/             a new version of a ready video, being made
+    MEDIA_ROOT/hls/.tmp-<video id>-<name>            a transcode's ffmpeg logs and thumbnail
     MEDIA_ROOT/hls/.old-<video id>-<token>           the previous output, while a new one is swapped in
 
-A transcode writes into a work folder and renames it to the video's folder when it succeeds, so a
-reader sees the old output or the new one, never a mix. The work-folder names start with a dot and
-so can never match a video id in a URL.
+A video's first transcode writes straight into its folder, so viewers can watch while it grows
+(video.pipeline.progressive decides when); `index.m3u8` is rewritten by rename and lists finished
+segments only. A new version of a video that is already complete is made in `.tmp-<id>-next/` and
+renamed to the video's folder when it is done, so a reader sees the old output or the new one,
+never a mix. The names ffmpeg and the pipeline keep for themselves start with a dot and so can
+never match a rung, playlist or segment name in a URL.
 """
 
 import re
@@ -21,9 +27,13 @@ from django.conf import settings
 
 MASTER_PLAYLIST = "master.m3u8"
 RUNG_PLAYLIST = "index.m3u8"
+# ffmpeg writes its own playlist (by rename, finished segments only); the served one is made from it.
+ENCODER_PLAYLIST = ".encoder.m3u8"
+PLAN_FILE = ".plan.json"
 # ffmpeg's pattern for segment files; the encoder never writes more than MAX_SEGMENTS of them.
 SEGMENT_FILE_PATTERN = "%03d.ts"
 MAX_SEGMENTS = 1000
+ENDLIST = "#EXT-X-ENDLIST"
 PLAYLIST_CONTENT_TYPE = "application/vnd.apple.mpegurl"
 SEGMENT_CONTENT_TYPE = "video/MP2T"
 
@@ -65,35 +75,65 @@ def rung_playlist_uri(rung: str) -> str:
 
 @dataclass(frozen=True)
 class WorkArea:
-    """The files of one transcode in progress, all below hls/ so the final rename stays on one disk."""
+    """Where one transcode writes: the video's own folder (`in_place`, viewers may watch it grow) or
+    a folder renamed into place at the end. Everything stays below hls/, so renames stay on one disk."""
 
     video_id: int
-    token: str
+    in_place: bool
 
     @property
     def folder(self) -> Path:
-        return hls_root() / f"{WORK_PREFIX}{self.video_id}-{self.token}"
+        return video_dir(self.video_id) if self.in_place else _work_name(self.video_id, "next")
 
     @property
-    def log(self) -> Path:
-        return self.folder.with_name(self.folder.name + ".log")
+    def plan_file(self) -> Path:
+        return self.folder / PLAN_FILE
 
     @property
     def thumbnail(self) -> Path:
-        return self.folder.with_name(self.folder.name + ".jpg")
+        return _work_name(self.video_id, "thumbnail.jpg")
+
+    def log(self, index: int) -> Path:
+        """The stderr of the transcode's ffmpeg process number `index`."""
+        return _work_name(self.video_id, f"ffmpeg-{index}.log")
+
+    def rung_folder(self, rung: str) -> Path:
+        return self.folder / rung
+
+    def rung_playlist(self, rung: str) -> Path:
+        return self.folder / rung / RUNG_PLAYLIST
+
+    def encoder_playlist(self, rung: str) -> Path:
+        return self.folder / rung / ENCODER_PLAYLIST
 
 
-def work_area_create(video_id: int) -> WorkArea:
-    """A fresh, empty work folder for a transcode of the video (earlier leftovers are removed)."""
-    work_area_clean(video_id)
-    area = WorkArea(video_id=video_id, token=uuid.uuid4().hex[:12])
+def _work_name(video_id: int, name: str) -> Path:
+    return hls_root() / f"{WORK_PREFIX}{video_id}-{name}"
+
+
+def work_area_reset(area: WorkArea) -> None:
+    """Empty the area's folder (a fresh start, nothing to resume) and its logs and thumbnail."""
+    remove(area.folder)
+    work_area_remove_scratch(area)
     area.folder.mkdir(parents=True)
-    return area
 
 
-def work_area_remove(area: WorkArea) -> None:
-    for path in (area.folder, area.log, area.thumbnail):
+def work_area_remove_scratch(area: WorkArea) -> None:
+    """Remove what only the running transcode needs: logs, the thumbnail file, half-written segments."""
+    for path in hls_root().glob(f"{WORK_PREFIX}{area.video_id}-*"):
+        if path != area.folder:
+            remove(path)
+    if area.folder.is_dir():
+        for path in area.folder.glob("*/*.tmp"):
+            remove(path)
+
+
+def work_area_finish(area: WorkArea) -> None:
+    """Remove ffmpeg's playlists and the plan file once the served playlists are final."""
+    remove(area.plan_file)
+    for path in area.folder.glob(f"*/{ENCODER_PLAYLIST}"):
         remove(path)
+    work_area_remove_scratch(area)
 
 
 def work_area_clean(video_id: int) -> None:
@@ -108,13 +148,28 @@ def work_area_clean(video_id: int) -> None:
 
 def publish(area: WorkArea) -> Path:
     """Swap the work folder in as the video's folder; return the previous output's new name (to remove
-    after the database commit), which does not exist when there was none."""
+    after the database commit), which does not exist when there was none (or the area was in place)."""
     final = video_dir(area.video_id)
     old = final.with_name(f"{OLD_PREFIX}{area.video_id}-{uuid.uuid4().hex[:12]}")
+    if area.in_place:
+        return old
     if final.exists():
         final.rename(old)
     area.folder.rename(final)
     return old
+
+
+def playlist_is_complete(text: str) -> bool:
+    """Does this media playlist end (a finished rung), or may it still grow?"""
+    return any(line.strip() == ENDLIST for line in text.splitlines()[-3:])
+
+
+def unfinished_output_remove(video_id: int, *, keep_finished: bool) -> None:
+    """Remove a video's work in progress: its work folders and, unless `keep_finished` (its folder
+    holds a finished version), its folder too (a first transcode writes there)."""
+    work_area_clean(video_id)
+    if not keep_finished:
+        remove(video_dir(video_id))
 
 
 def video_files_remove(video_id: int) -> None:

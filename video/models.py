@@ -57,7 +57,13 @@ class Video(models.Model):
     duration = models.FloatField(null=True, blank=True, help_text="Seconds.")
     source_width = models.PositiveIntegerField(null=True, blank=True)
     source_height = models.PositiveIntegerField(null=True, blank=True)
-    rungs = models.JSONField(default=list, blank=True, help_text='Rungs produced, e.g. ["360p", "480p"].')
+    playable = models.BooleanField(
+        default=False,
+        help_text="In the catalogue: its rungs can be watched (while the transcode still runs, too).",
+    )
+    rungs = models.JSONField(
+        default=list, blank=True, help_text='Rungs viewers can watch, e.g. ["360p", "480p"].'
+    )
     source_probe = models.JSONField(
         null=True, blank=True, help_text="What the upload check read from the source (ffprobe)."
     )
@@ -67,7 +73,10 @@ class Video(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "-created_at"], name="video_status_created")]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="video_status_created"),
+            models.Index(fields=["playable", "-created_at"], name="video_playable_created"),
+        ]
 
     def __str__(self):
         return self.title

@@ -113,7 +113,7 @@ def test_continue_watching_lists_unfinished_videos_most_recent_first(bearer_clie
 @pytest.mark.django_db
 def test_continue_watching_hides_videos_that_stopped_being_ready(bearer_client, film):
     put_progress(bearer_client, film.pk, 30)
-    Video.objects.filter(pk=film.pk).update(status=Video.Status.FAILED)
+    Video.objects.filter(pk=film.pk).update(status=Video.Status.FAILED, playable=False)
     assert bearer_client.get("/api/video/continue-watching/").json() == []
 
 

@@ -113,7 +113,7 @@ def test_command_decodes_once_and_fixes_keyframes():
     assert command.count("libx264") == 5
     assert command.count("-sc_threshold") == 5 and command[command.index("-sc_threshold") + 1] == "0"
     assert command[command.index("-g") + 1] == "120"  # 30 fps x 4 s
-    assert "/out/480p/%03d.ts" in command and "/out/480p/index.m3u8" in command
+    assert "/out/480p/%03d.ts" in command and "/out/480p/.encoder.m3u8" in command
 
 
 def test_transcode_writes_every_rung_the_source_allows(landscape_clip, tmp_path):

@@ -67,8 +67,9 @@ def test_progress_is_written_to_the_row_and_to_the_job_meta(
     original = transcode._ProgressWriter.__call__
 
     def spy(self, percent):
-        original(self, percent)
+        still_current = original(self, percent)
         seen.append(Video.objects.get(pk=self.video_id).progress)
+        return still_current
 
     monkeypatch.setattr(transcode._ProgressWriter, "__call__", spy)
     video = queue_and_run(make_video(long_clip), run_worker, django_capture_on_commit_callbacks)

@@ -1,5 +1,7 @@
 """Reads of the catalogue and of watch progress."""
 
+from dataclasses import dataclass
+
 from django.db.models import F, Q, QuerySet
 
 from video.models import Video, WatchProgress
@@ -10,13 +12,14 @@ FINISHED_SHARE = 0.95
 MAX_ID = 2**63 - 1
 
 
-def video_list_ready(*, category: str = "", search: str = "") -> QuerySet[Video]:
-    """Ready videos, newest first, with their category joined (one query however many rows).
+def video_list_playable(*, category: str = "", search: str = "") -> QuerySet[Video]:
+    """Playable videos (ready, or still being transcoded with their first rungs published), newest
+    first, with their category joined (one query however many rows).
 
     ``category`` matches a category name case-insensitively, or its id when it is a number;
     ``search`` looks for the words in the title or the description.
     """
-    videos = Video.objects.filter(status=Video.Status.READY).select_related("category")
+    videos = Video.objects.filter(playable=True).select_related("category")
     if category:
         match = Q(category__name__iexact=category)
         if category.isdigit() and int(category) <= MAX_ID:
@@ -27,30 +30,37 @@ def video_list_ready(*, category: str = "", search: str = "") -> QuerySet[Video]
     return videos.order_by("-created_at", "-id")
 
 
-def video_get_ready(*, video_id: int) -> Video | None:
-    """The ready video with this id, its category joined, or None."""
+def video_get_playable(*, video_id: int) -> Video | None:
+    """The playable video with this id, its category joined, or None."""
     if video_id > MAX_ID:
         return None
-    return Video.objects.filter(pk=video_id, status=Video.Status.READY).select_related("category").first()
+    return Video.objects.filter(pk=video_id, playable=True).select_related("category").first()
 
 
-def video_ready_rungs(*, video_id: int) -> list[str] | None:
-    """The rungs a ready video has, or None when there is no such ready video (one small query)."""
+@dataclass(frozen=True)
+class PlayableRungs:
+    rungs: list[str]
+    ready: bool  # False while the transcode still runs: playlists may still grow
+
+
+def video_playable_rungs(*, video_id: int) -> PlayableRungs | None:
+    """The rungs viewers can watch, or None when there is no such playable video (one small query)."""
     if video_id > MAX_ID:
         return None
-    rows = Video.objects.filter(pk=video_id, status=Video.Status.READY).values_list("rungs", flat=True)
-    for rungs in rows[:1]:
-        return [rung for rung in rungs or [] if isinstance(rung, str)]
+    rows = Video.objects.filter(pk=video_id, playable=True).values_list("rungs", "status")
+    for rungs, status in rows[:1]:
+        names = [rung for rung in rungs or [] if isinstance(rung, str)]
+        return PlayableRungs(rungs=names, ready=status == Video.Status.READY)
     return None
 
 
 def watch_progress_list_unfinished(*, user) -> QuerySet[WatchProgress]:
-    """The user's started but unfinished ready videos, most recently watched first."""
+    """The user's started but unfinished playable videos, most recently watched first."""
     unfinished = Q(video__duration__isnull=True) | Q(
         position_seconds__lt=F("video__duration") * FINISHED_SHARE
     )
     return (
-        WatchProgress.objects.filter(user=user, video__status=Video.Status.READY, position_seconds__gt=0)
+        WatchProgress.objects.filter(user=user, video__playable=True, position_seconds__gt=0)
         .filter(unfinished)
         .select_related("video__category")
         .order_by("-updated_at", "-id")
@@ -60,6 +70,4 @@ def watch_progress_list_unfinished(*, user) -> QuerySet[WatchProgress]:
 def watch_progress_get(*, user, video_id: int) -> WatchProgress | None:
     if video_id > MAX_ID:
         return None
-    return WatchProgress.objects.filter(
-        user=user, video_id=video_id, video__status=Video.Status.READY
-    ).first()
+    return WatchProgress.objects.filter(user=user, video_id=video_id, video__playable=True).first()

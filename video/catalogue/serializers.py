@@ -70,6 +70,9 @@ class VideoListItemSerializer(serializers.ModelSerializer):
     )
     rungs = serializers.SerializerMethodField(help_text='Rungs produced, e.g. ["360p", "480p"].')
     master_playlist_url = serializers.SerializerMethodField()
+    ready = serializers.SerializerMethodField(
+        help_text="False while the film is still being transcoded: it plays, and more rungs may join."
+    )
 
     class Meta:
         model = Video
@@ -83,6 +86,7 @@ class VideoListItemSerializer(serializers.ModelSerializer):
             "duration",
             "rungs",
             "master_playlist_url",
+            "ready",
         ]
         read_only_fields = fields
 
@@ -97,6 +101,9 @@ class VideoListItemSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.URLField())
     def get_master_playlist_url(self, video) -> str:
         return master_playlist_url(video, self.context)
+
+    def get_ready(self, video) -> bool:
+        return video.status == Video.Status.READY
 
 
 class VideoPageSerializer(serializers.Serializer):

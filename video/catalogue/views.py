@@ -40,7 +40,7 @@ NO_FILTER = {"category": "", "search": ""}
 
 
 def ready_video_or_404(video_id: int):
-    video = selectors.video_get_ready(video_id=video_id)
+    video = selectors.video_get_playable(video_id=video_id)
     if video is None:
         raise NotFound(VIDEO_NOT_FOUND)
     return video
@@ -87,7 +87,7 @@ class VideoListView(APIView):
         return HttpResponse(body, content_type="application/json")
 
     def _answer(self, request, params: dict, context: dict):
-        videos = selectors.video_list_ready(category=params["category"], search=params["search"])
+        videos = selectors.video_list_playable(category=params["category"], search=params["search"])
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(videos, request, view=self)
         if page is None:

@@ -10,7 +10,6 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from video import layout
 from video.catalogue.cache import catalogue_invalidate
 from video.models import Video
 from video.pipeline.queue import LIVE_STATES
@@ -28,13 +27,14 @@ def video_transcode_failed(*, video_id: int, job_id: str, reason: str, will_retr
     Only a video still shown as processing by this job is touched: the service has already
     recorded every failure it saw itself.
     """
-    rows = Video.objects.filter(pk=video_id, job_id=job_id, status=Video.Status.PROCESSING)
-    if will_retry:
-        fields = {"status": Video.Status.PENDING, "error": f"{reason} It will be retried."}
-    else:
-        fields = {"status": Video.Status.FAILED, "error": reason}
-    updated = rows.update(**fields, updated_at=timezone.now())
-    layout.work_area_clean(video_id)
+    if not will_retry:
+        processing = (Video.Status.PROCESSING,)
+        video_mark_failed(video_id=video_id, job_id=job_id, reason=reason, statuses=processing)
+        return
+    # The output stays: the retry continues from its last finished segments.
+    updated = Video.objects.filter(pk=video_id, job_id=job_id, status=Video.Status.PROCESSING).update(
+        status=Video.Status.PENDING, error=f"{reason} It will be retried.", updated_at=timezone.now()
+    )
     if updated:
         catalogue_invalidate()
 
@@ -54,7 +54,6 @@ def video_recover_stale(*, job_status: Callable[[str], str | None], older_than: 
             continue
         if video.attempts > settings.VIDEO_TRANSCODE_RETRIES:
             changed += video_mark_failed(video_id=video.pk, job_id=video.job_id, reason=ATTEMPTS_USED_UP)
-            layout.work_area_clean(video.pk)
         elif _requeue(video):
             logger.warning(
                 "Re-queued the transcode of video %s (its job was %s)", video.pk, status or "missing"

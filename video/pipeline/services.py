@@ -118,20 +118,36 @@ def _enqueue(*, video_id: int, job_id: str) -> None:
 
 
 def video_mark_failed(
-    *, video_id: int, reason: str, job_id: str | None = None, detach_job: bool = False
+    *,
+    video_id: int,
+    reason: str,
+    job_id: str | None = None,
+    detach_job: bool = False,
+    statuses: tuple[str, ...] = (),
 ) -> bool:
-    """Mark a video failed with a reason for staff. With `job_id`, only if that job is still current.
+    """Mark a video failed with a reason for staff and take it out of the catalogue; remove its
+    unfinished output after the commit (a finished version stays on disk, unserved). With `job_id`,
+    only if that job is still current; with `statuses`, only from one of those.
 
-    `detach_job` forgets the current job, so a transcode still running publishes nothing.
+    `detach_job` forgets the current job, so a transcode still running stops and publishes nothing.
     """
     rows = Video.objects.filter(pk=video_id)
     if job_id:
         rows = rows.filter(job_id=job_id)
-    extra = {"job_id": ""} if detach_job else {}
-    updated = rows.update(status=Video.Status.FAILED, error=reason, updated_at=timezone.now(), **extra)
-    if updated:
+    if statuses:
+        rows = rows.filter(status__in=statuses)
+    with transaction.atomic():
+        video = rows.select_for_update().only("pk", "transcoded_at").first()
+        if video is None:
+            return False
+        extra = {"job_id": ""} if detach_job else {}
+        Video.objects.filter(pk=video_id).update(
+            status=Video.Status.FAILED, playable=False, error=reason, updated_at=timezone.now(), **extra
+        )
+        keep = video.transcoded_at is not None
+        transaction.on_commit(partial(layout.unfinished_output_remove, video_id, keep_finished=keep))
         transaction.on_commit(catalogue_invalidate)
-    return bool(updated)
+    return True
 
 
 def video_mark_retrying(*, video_id: int, job_id: str, reason: str) -> None:

@@ -1,12 +1,17 @@
-"""The transcode of one video: start, probe, encode, make a thumbnail, publish, clean up.
+"""The transcode of one video: start, prepare, make a thumbnail, encode while publishing, finish.
 
-Output is written to a work folder and swapped into place only after ffmpeg succeeded, so a failed
-transcode leaves the previous good output (or none). A job that is no longer the video's current
-job (replaced source, deleted row, staff marked it failed) publishes nothing.
+A video with no complete output is encoded into its own folder and becomes playable while it is
+encoded: each rung is published when the no-stall rule allows (video.pipeline.progressive), the
+video as soon as its start rungs are. A video that already has complete output keeps serving it:
+the new version is made in a work folder and swapped in when it is done. A run that follows a
+killed one continues from the last finished segment of each rung. A job that is no longer the
+video's current job (replaced source, deleted row, staff marked it failed) stops and publishes
+nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -16,13 +21,14 @@ from functools import partial
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from video import layout
 from video.catalogue.cache import catalogue_invalidate
 from video.models import Video
-from video.pipeline.ffmpeg import encode, ladder, probe
+from video.pipeline import progressive
+from video.pipeline.ffmpeg import encode, ladder, playlists, probe
 from video.pipeline.ffmpeg.process import ProbeError, TranscodeError
 from video.pipeline.services import video_mark_failed, video_mark_retrying
 
@@ -30,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 PROGRESS_WRITE_INTERVAL = 0.5  # seconds between progress writes (at most two per second)
 SUPERSEDED = "superseded"
+LOCK_NAMESPACE = 0x5646  # pg_advisory_lock(namespace, video id): one transcode of a video at a time
+LOCK_WAIT_SECONDS = 120
 
 
 def video_transcode(
@@ -39,24 +47,47 @@ def video_transcode(
     final_attempt: bool = True,
     report_progress: Callable[[int], None] | None = None,
 ) -> str:
-    """Transcode the video's source into its HLS ladder and publish it; return the new status.
+    """Transcode the video's source into its HLS ladder, publishing as it goes; return the new status.
 
     Bad input marks the video failed at once; other errors mark it failed on the final attempt
-    (else pending, to be retried) and are raised again so the job's retry policy can run.
+    (else pending, to be retried from where this attempt stopped) and are raised again so the
+    job's retry policy can run.
     """
-    video = _start(video_id=video_id, job_id=job_id)
-    if video is None:
-        logger.info("Transcode job %s for video %s is superseded; nothing to do", job_id, video_id)
-        return SUPERSEDED
-    area = layout.work_area_create(video_id)
+    with _video_lock(video_id):
+        video = _start(video_id=video_id, job_id=job_id)
+        if video is None:
+            logger.info("Transcode job %s for video %s is superseded; nothing to do", job_id, video_id)
+            return SUPERSEDED
+        area = layout.WorkArea(video_id=video_id, in_place=not _has_complete_output(video))
+        try:
+            writer = _ProgressWriter(video_id, job_id, report_progress)
+            return _encode_and_publish(video, job_id, area, writer)
+        except Exception as error:
+            if _record_failure(video_id=video_id, job_id=job_id, error=error, final_attempt=final_attempt):
+                return Video.Status.FAILED
+            raise
+        finally:
+            layout.work_area_remove_scratch(area)
+
+
+@contextlib.contextmanager
+def _video_lock(video_id: int):
+    """Wait (boundedly) until no other transcode of this video runs: a superseded job may still be
+    stopping its ffmpeg when the next job of the same video starts on another worker."""
+    key = [LOCK_NAMESPACE, video_id % 2**31]
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
+        while not cursor.fetchone()[0]:
+            if time.monotonic() > deadline:
+                raise TranscodeError("Another transcode of this video is still running.")
+            time.sleep(1)
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
     try:
-        return _encode_and_publish(video, job_id, area, _ProgressWriter(video_id, job_id, report_progress))
-    except Exception as error:
-        if _record_failure(video_id=video_id, job_id=job_id, error=error, final_attempt=final_attempt):
-            return Video.Status.FAILED
-        raise
+        yield
     finally:
-        layout.work_area_remove(area)
+        with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
 
 
 def _start(*, video_id: int, job_id: str) -> Video | None:
@@ -72,7 +103,12 @@ def _start(*, video_id: int, job_id: str) -> Video | None:
     return video
 
 
-def _encode_and_publish(video: Video, job_id: str, area: layout.WorkArea, on_progress) -> str:
+def _has_complete_output(video: Video) -> bool:
+    """Viewers are watching a finished version (which must keep playing until the new one is done)."""
+    return video.playable and video.transcoded_at is not None and layout.video_dir(video.pk).is_dir()
+
+
+def _encode_and_publish(video: Video, job_id: str, area: layout.WorkArea, writer: _ProgressWriter) -> str:
     source = video.source.path
     probed = probe.ProbeResult.from_dict(video.source_probe) if video.source_probe else probe.probe(source)
     plan = ladder.build_plan(
@@ -87,20 +123,32 @@ def _encode_and_publish(video: Video, job_id: str, area: layout.WorkArea, on_pro
             x264_params=settings.VIDEO_X264_PARAMS,
         ),
     )
-    rungs = encode.transcode(plan, log_path=area.log, on_progress=on_progress)
+    _prepare(video=video, job_id=job_id, area=area, plan=plan)
+    output = progressive.Output(area, ladder.split_for_start(plan))
+    starts = output.load()
     thumbnail = "" if video.thumbnail else _make_thumbnail(source, area, probed)
-    fields = {
-        "duration": probed.duration,
-        "source_width": probed.width,
-        "source_height": probed.height,
-        "rungs": [rung.name for rung in rungs],
-        **({"thumbnail": thumbnail} if thumbnail else {}),
-    }
-    if _publish(area=area, job_id=job_id, fields=fields):
-        return Video.Status.READY
+    fields = {"duration": probed.duration, "source_width": probed.width, "source_height": probed.height}
     if thumbnail:
+        fields["thumbnail"] = thumbnail
+    publisher = _Publisher(job_id=job_id, area=area, output=output, starts=starts, fields=fields)
+    if publisher.encode(writer) and _finish(area=area, job_id=job_id, output=output, fields=fields):
+        return Video.Status.READY
+    if thumbnail and not Video.objects.filter(pk=video.pk, thumbnail=thumbnail).exists():
         default_storage.delete(thumbnail)
     return SUPERSEDED
+
+
+def _prepare(*, video: Video, job_id: str, area: layout.WorkArea, plan: ladder.TranscodePlan) -> None:
+    """Continue what an earlier run of the same plan left, or start afresh (taking a video that is
+    being made in place out of the catalogue until its new output is playable)."""
+    if progressive.plan_matches(area, plan):
+        logger.info("Transcode of video %s continues from its last finished segments", video.pk)
+        return
+    if area.in_place:
+        Video.objects.filter(pk=video.pk, job_id=job_id).update(playable=False, rungs=[], transcoded_at=None)
+        catalogue_invalidate()
+    layout.work_area_reset(area)
+    progressive.plan_write(area, plan)
 
 
 def _make_thumbnail(source: str, area: layout.WorkArea, probed: probe.ProbeResult) -> str:
@@ -109,8 +157,80 @@ def _make_thumbnail(source: str, area: layout.WorkArea, probed: probe.ProbeResul
         return default_storage.save(f"thumbnails/{uuid.uuid4().hex}.jpg", File(handle))
 
 
-def _publish(*, area: layout.WorkArea, job_id: str, fields: dict) -> bool:
-    """Swap the finished rungs into place and mark the row ready, if the job is still current."""
+class _Publisher:
+    """Runs the ffmpeg processes and, every half second, takes in their finished segments, writes
+    progress and publishes the rungs the no-stall rule allows (in place only)."""
+
+    def __init__(self, *, job_id, area, output: progressive.Output, starts, fields):
+        self.job_id, self.area, self.output, self.fields = job_id, area, output, fields
+        self.writer: _ProgressWriter | None = None
+        self.running = [index for index, start in enumerate(starts) if start is not None]
+        self.starts = starts
+
+    def encode(self, writer: _ProgressWriter) -> bool:
+        """Run what is left; False when the job was superseded meanwhile."""
+        self.writer = writer
+        groups, commands = self.output.groups, []
+        for index in self.running:
+            encode.prepare_folders(groups[index])
+            commands.append(ladder.build_transcode_command(groups[index], resume_from=self.starts[index]))
+        if not commands:
+            return self.watch([])
+        logs = [self.area.log(index) for index in self.running]
+        return encode.run_together(commands, log_paths=logs, watch=self.watch)
+
+    def watch(self, encodes: list[encode.RunningEncode]) -> bool:
+        self.output.refresh()
+        seconds = self.output.segment_seconds
+        positions = [self.output.duration] * len(self.output.groups)
+        speeds = [float("inf")] * len(self.output.groups)
+        for index, running in zip(self.running, encodes, strict=True):
+            positions[index] = self.starts[index] * seconds + running.position
+            speeds[index] = running.speed if running.running else float("inf")
+        if not self.writer(self.output.progress(positions)):
+            return False
+        return self.publish(speeds) if self.area.in_place else True
+
+    def publish(self, speeds: list[float]) -> bool:
+        """Add the rungs that cannot stall to the master playlist and the catalogue; the video is
+        playable once every start rung can be (and no rung is published before)."""
+        ready = self.output.newly_publishable(speeds)
+        first = not self.output.published()
+        if not ready or (first and not set(self.output.start_rungs()) <= set(ready)):
+            return True
+        for name in ready:
+            self.output.rungs[name].published = True
+        _write_master(self.output, self.output.published())
+        updated = Video.objects.filter(pk=self.area.video_id, job_id=self.job_id).update(
+            playable=True, rungs=self.output.published(), updated_at=timezone.now(), **self.fields
+        )
+        catalogue_invalidate()
+        logger.info("Video %s: published %s", self.area.video_id, ", ".join(ready))
+        return bool(updated)
+
+
+def _write_master(output: progressive.Output, names: list[str]) -> None:
+    described = []
+    for plan in output.groups:
+        for planned in plan.rungs:
+            if planned.rung.name in names:
+                segments = sorted(output.rungs[planned.rung.name].segments.items())
+                described.append(playlists.describe_rung(plan, planned, segments))
+    master = output.area.folder / layout.MASTER_PLAYLIST
+    playlists.write_master_playlist(master, described, output.groups[0].fps)
+
+
+def _finish(*, area: layout.WorkArea, job_id: str, output: progressive.Output, fields: dict) -> bool:
+    """Every rung is complete: write the final master playlist, then swap the output in (unless it
+    is in place already) and mark the row ready, if the job is still current."""
+    output.refresh()
+    incomplete = [rung.name for rung in output.rungs.values() if not rung.complete]
+    if incomplete:
+        raise TranscodeError(f"ffmpeg did not finish {', '.join(incomplete)}.")
+    names = list(output.rungs)
+    _write_master(output, names)
+    if not area.in_place:
+        layout.work_area_finish(area)
     with transaction.atomic():
         video = Video.objects.select_for_update().filter(pk=area.video_id, job_id=job_id).first()
         if video is None:
@@ -118,16 +238,26 @@ def _publish(*, area: layout.WorkArea, job_id: str, fields: dict) -> bool:
         previous = layout.publish(area)
         now = timezone.now()
         Video.objects.filter(pk=area.video_id).update(
-            status=Video.Status.READY, progress=100, error="", transcoded_at=now, updated_at=now, **fields
+            status=Video.Status.READY,
+            progress=100,
+            error="",
+            playable=True,
+            rungs=names,
+            transcoded_at=now,
+            updated_at=now,
+            **fields,
         )
         transaction.on_commit(partial(layout.remove, previous))
         transaction.on_commit(catalogue_invalidate)
+    if area.in_place:
+        layout.work_area_finish(area)
     return True
 
 
 def _record_failure(*, video_id: int, job_id: str, error: Exception, final_attempt: bool) -> bool:
     """The one failure policy: record why for staff; return True when the input itself is bad
-    (failed for good, nothing to retry)."""
+    (failed for good, nothing to retry). Failing for good takes the video out of the catalogue and
+    removes its unfinished output; a retry keeps it, to continue from it."""
     permanent = isinstance(error, ProbeError) or getattr(error, "permanent", False)
     if isinstance(error, ProbeError | TranscodeError):
         reason = error.for_staff()
@@ -141,21 +271,25 @@ def _record_failure(*, video_id: int, job_id: str, error: Exception, final_attem
 
 
 class _ProgressWriter:
-    """Writes progress to the row (at most every PROGRESS_WRITE_INTERVAL) and to a reporter."""
+    """Writes progress to the row (at most every PROGRESS_WRITE_INTERVAL) and to a reporter; says
+    False once the row has another job (this one is superseded)."""
 
     def __init__(self, video_id: int, job_id: str, report: Callable[[int], None] | None):
         self.video_id, self.job_id, self.report = video_id, job_id, report
         self.last_written_at = 0.0
         self.last_percent = -1
 
-    def __call__(self, percent: float) -> None:
+    def __call__(self, percent: float) -> bool:
         value = min(99, int(percent))
         now = time.monotonic()
-        if value == self.last_percent or now - self.last_written_at < PROGRESS_WRITE_INTERVAL:
-            return
-        self.last_percent, self.last_written_at = value, now
-        Video.objects.filter(pk=self.video_id, job_id=self.job_id).update(
+        if now - self.last_written_at < PROGRESS_WRITE_INTERVAL:
+            return True
+        self.last_written_at = now
+        # Written (or at least checked) every interval, so a superseded job stops within one.
+        updated = Video.objects.filter(pk=self.video_id, job_id=self.job_id).update(
             progress=value, updated_at=timezone.now()
         )
-        if self.report:
+        if self.report and value != self.last_percent:
             self.report(value)
+        self.last_percent = value
+        return bool(updated)

@@ -22,13 +22,14 @@ from rest_framework.views import APIView
 from core.exceptions import ErrorSerializer
 from video import layout
 from video.catalogue.cache import catalogue_cached
-from video.catalogue.selectors import video_ready_rungs
+from video.catalogue.selectors import PlayableRungs, video_playable_rungs
 from video.catalogue.views import NOT_FOUND, UNAUTHORIZED, VIDEO_NOT_FOUND
 from video.streaming import files, signing
 
 THUMBNAIL_CACHE_CONTROL = "public, max-age=604800"
 FILE_NOT_FOUND = "This file does not exist."
 SEGMENT_NOT_FOUND = "This segment does not exist."
+GROWING_CACHE_CONTROL = "private, no-cache"
 
 
 def private_cache_control() -> str:
@@ -71,13 +72,16 @@ class HlsView(APIView):
     content_negotiation_class = JsonErrorsOnly
 
     @staticmethod
-    def rung_or_404(video_id: int, rung: str | None = None) -> None:
+    def rung_or_404(video_id: int, rung: str | None = None) -> PlayableRungs:
         # Asked on every playlist: kept for the current catalogue version (video.catalogue.cache).
-        rungs = catalogue_cached("rungs", lambda: video_ready_rungs(video_id=video_id), video_id=video_id)
-        if rungs is None:
+        playable = catalogue_cached(
+            "rungs", lambda: video_playable_rungs(video_id=video_id), video_id=video_id
+        )
+        if playable is None:
             raise NotFound(VIDEO_NOT_FOUND)
-        if rung is not None and (not layout.is_rung_name(rung) or rung not in rungs):
+        if rung is not None and (not layout.is_rung_name(rung) or rung not in playable.rungs):
             raise NotFound("This video has no such rung.")
+        return playable
 
     @staticmethod
     def open_or_404(video_id: int, *names: str) -> files.ServableFile:
@@ -86,11 +90,10 @@ class HlsView(APIView):
         except files.FileNotServable as exc:
             raise NotFound(FILE_NOT_FOUND) from exc
 
-    def send(self, request, video_id: int, *names: str, content_type: str):
+    def send(self, request, video_id: int, *names: str, content_type: str, cache_control: str = ""):
+        cache_control = cache_control or private_cache_control()
         with self.open_or_404(video_id, *names) as file:
-            return files.file_response(
-                request, file, content_type=content_type, cache_control=private_cache_control()
-            )
+            return files.file_response(request, file, content_type=content_type, cache_control=cache_control)
 
 
 class MasterPlaylistView(HlsView):
@@ -101,8 +104,14 @@ class MasterPlaylistView(HlsView):
         "The master playlist.",
     )
     def get(self, request, video_id: int):
-        self.rung_or_404(video_id)
-        return self.send(request, video_id, layout.MASTER_PLAYLIST, content_type=layout.PLAYLIST_CONTENT_TYPE)
+        playable = self.rung_or_404(video_id)
+        return self.send(
+            request,
+            video_id,
+            layout.MASTER_PLAYLIST,
+            content_type=layout.PLAYLIST_CONTENT_TYPE,
+            cache_control="" if playable.ready else GROWING_CACHE_CONTROL,  # rungs join it meanwhile
+        )
 
 
 class RungPlaylistView(HlsView):
@@ -128,7 +137,10 @@ class RungPlaylistView(HlsView):
             response = HttpResponse(status=304)
         else:
             response = HttpResponse(body, content_type=layout.PLAYLIST_CONTENT_TYPE)
-        response["ETag"], response["Cache-Control"] = etag, private_cache_control()
+        # A growing playlist is reloaded by the player every few seconds: never from a cache.
+        complete = layout.playlist_is_complete(text)
+        response["ETag"] = etag
+        response["Cache-Control"] = private_cache_control() if complete else GROWING_CACHE_CONTROL
         return response
 
 

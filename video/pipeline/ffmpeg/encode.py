@@ -1,4 +1,4 @@
-"""Running the ladder's ffmpeg command with progress, and making the thumbnail."""
+"""Running the ladder's ffmpeg commands with progress, and making the thumbnail."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -36,9 +37,10 @@ def transcode(
     on_progress: Callable[[float], None] | None = None,
     timeout: float | None = None,
 ) -> list[playlists.RungInfo]:
-    """Run the plan into `plan.output_dir` and write its master playlist; return what was produced."""
-    for planned in plan.rungs:
-        (plan.output_dir / planned.rung.name).mkdir(parents=True, exist_ok=True)
+    """Run the whole plan in one ffmpeg process into `plan.output_dir`, then write the complete
+    playlists; return what was produced. (The job runs two processes and publishes as it goes:
+    video.pipeline.progressive; this is the plain form, for tools and benchmarks.)"""
+    prepare_folders(plan)
     run_ffmpeg(
         build_transcode_command(plan),
         duration=plan.probe.duration,
@@ -46,6 +48,23 @@ def transcode(
         on_progress=on_progress,
         timeout=timeout,
     )
+    return write_complete_playlists(plan)
+
+
+def prepare_folders(plan: TranscodePlan) -> None:
+    for planned in plan.rungs:
+        (plan.output_dir / planned.rung.name).mkdir(parents=True, exist_ok=True)
+
+
+def write_complete_playlists(plan: TranscodePlan) -> list[playlists.RungInfo]:
+    """Each rung's VOD playlist from the segments ffmpeg listed, and the master playlist."""
+    for planned in plan.rungs:
+        folder = plan.output_dir / planned.rung.name
+        segments = playlists.parse_media_playlist(folder / layout.ENCODER_PLAYLIST)
+        playlists.write_media_playlist(
+            folder / layout.RUNG_PLAYLIST, segments, segment_seconds=plan.segment_seconds, complete=True
+        )
+        (folder / layout.ENCODER_PLAYLIST).unlink()
     rungs = [playlists.describe_rung(plan, planned) for planned in plan.rungs]
     playlists.write_master_playlist(plan.output_dir / layout.MASTER_PLAYLIST, rungs, plan.fps)
     return rungs
@@ -91,6 +110,93 @@ def run_ffmpeg(
                 process.wait()
     if process.returncode != 0:
         raise _failure(process.returncode, read_tail(log_path))
+
+
+class RunningEncode:
+    """One ffmpeg process writing `-progress pipe:1`, followed by a thread: `position` is how many
+    seconds of media it has encoded in this run, `speed` media seconds per wall-clock second."""
+
+    def __init__(self, command: Sequence[str], *, log_path: str | os.PathLike):
+        self.log = open(log_path, "wb")  # noqa: SIM115 - closed by close(), after the process
+        self.log_path = log_path
+        self.process = subprocess.Popen(
+            list(command),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            preexec_fn=_die_with_parent if os.name == "posix" else None,
+        )
+        self.started_at = time.monotonic()
+        self.ended_at: float | None = None
+        self.position = 0.0
+        self.reader = threading.Thread(target=self._follow, daemon=True)
+        self.reader.start()
+
+    def _follow(self) -> None:
+        for raw in self.process.stdout:
+            key, _, value = raw.decode("ascii", "replace").strip().partition("=")
+            if key == "out_time_us":
+                with contextlib.suppress(ValueError):
+                    self.position = max(self.position, int(value) / 1e6)
+
+    @property
+    def running(self) -> bool:
+        if self.ended_at is None and self.process.poll() is not None:
+            self.ended_at = time.monotonic()
+        return self.ended_at is None
+
+    @property
+    def speed(self) -> float:
+        self.running  # noqa: B018 - records the end time
+        elapsed = (self.ended_at or time.monotonic()) - self.started_at
+        return self.position / elapsed if elapsed > 0 else 0.0
+
+    def close(self) -> None:
+        """Kill the process if it still runs, and release its pipe and log."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.reader.join(timeout=5)
+        self.process.stdout.close()
+        self.log.close()
+
+    def failure(self) -> TranscodeError | None:
+        if self.process.returncode == 0:
+            return None
+        return _failure(self.process.returncode, read_tail(self.log_path))
+
+
+def run_together(
+    commands: Sequence[Sequence[str]],
+    *,
+    log_paths: Sequence[str | os.PathLike],
+    watch: Callable[[list[RunningEncode]], bool],
+    interval: float = 0.5,
+    timeout: float | None = None,
+) -> bool:
+    """Run ffmpeg commands at once; call `watch` with them every `interval` seconds while they run
+    and once when all have ended. Return False when `watch` said stop (every process is then
+    killed), True when all succeeded; raise the first TranscodeError otherwise."""
+    encodes: list[RunningEncode] = []
+    first_failure = None
+    try:
+        for command, log_path in zip(commands, log_paths, strict=True):
+            encodes.append(RunningEncode(command, log_path=log_path))
+        started = time.monotonic()
+        while first_failure is None and any(encode.running for encode in encodes):
+            time.sleep(interval)
+            ended = [encode.failure() for encode in encodes if not encode.running]
+            first_failure = next((error for error in ended if error), None)
+            if first_failure is None and not watch(encodes):
+                return False
+            if timeout and time.monotonic() - started > timeout:
+                raise TranscodeError(f"ffmpeg took longer than {int(timeout)} seconds and was stopped.")
+    finally:
+        for encode in encodes:
+            encode.close()
+    if first_failure is not None:
+        raise first_failure
+    return watch(encodes)
 
 
 def _follow_progress(process, duration: float, on_progress, timeout: float | None) -> None:

@@ -1,13 +1,22 @@
-"""The ladder: which rungs a source gets, at which sizes, and the one ffmpeg command that makes them.
+"""The ladder: which rungs a source gets, at which sizes, and the ffmpeg commands that make them.
 
-The transcode is one ffmpeg process per video: the source is decoded once, `split` hands the
-frames to one `scale` per rung, and every rung is encoded with libx264 + AAC into its own HLS
-folder. Keyframes are forced on the same timestamps in every rung (fixed GOP, no scene-cut
-keyframes), and every segment starts on one, so players can switch rungs at any boundary.
+One ffmpeg command makes a group of rungs: the source is decoded once, `split` hands the frames to
+one `scale` per rung, and every rung is encoded with libx264 + AAC into its own HLS folder. A video
+is made by two such commands running at once (`split_for_start`): the rungs a viewer starts on,
+which then run well ahead of real time, and the higher ones. Keyframes are forced on the same
+timestamps in every rung (fixed GOP, no scene-cut keyframes), and every segment starts on one, so
+players can switch rungs at any boundary.
+
+A command can start at a segment boundary (`resume_from`, after a killed run): ffmpeg seeks the
+source there, numbers its segments on from there and shifts its timestamps by as much, so the new
+segments continue the old ones. Every run shifts by TIMESTAMP_BASE too: timestamps then never start
+below zero, ffmpeg never moves them by the encoder's B-frame delay, and a run that starts at 0 and
+one that starts at segment K put the same frame at the same time.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Iterable
@@ -21,6 +30,9 @@ from video.pipeline.ffmpeg.process import FFMPEG, source_input
 
 MAX_FPS = 60
 DEFAULT_SEGMENT_SECONDS = 4
+# The rungs up to this short side are the ones a viewer starts on (the SPA loads 480p first).
+START_RUNG_HEIGHT = 480
+TIMESTAMP_BASE = 1.0  # seconds; more than x264's B-frame delay and AAC's priming
 
 
 @dataclass(frozen=True)
@@ -141,10 +153,23 @@ def build_plan(
     )
 
 
-def build_transcode_command(plan: TranscodePlan) -> list[str]:
-    """One ffmpeg command that decodes once and writes every planned rung as HLS."""
+def split_for_start(plan: TranscodePlan) -> list[TranscodePlan]:
+    """The plan as one plan per ffmpeg process: the start rungs (up to START_RUNG_HEIGHT, or the
+    lowest rung when none is that small), then the others when there are any."""
+    start = [planned for planned in plan.rungs if planned.rung.height <= START_RUNG_HEIGHT] or plan.rungs[:1]
+    rest = [planned for planned in plan.rungs if planned not in start]
+    return [dataclasses.replace(plan, rungs=rungs) for rungs in (start, rest) if rungs]
+
+
+def build_transcode_command(plan: TranscodePlan, *, resume_from: int = 0) -> list[str]:
+    """One ffmpeg command that decodes once and writes every planned rung as HLS, from segment
+    number `resume_from` on (0: from the start)."""
+    start = resume_from * plan.segment_seconds
     command = [FFMPEG, "-nostdin", "-hide_banner", "-y", "-nostats", "-progress", "pipe:1"]
-    command += ["-loglevel", "error", *source_input(plan.source, plan.probe.container)]
+    command += ["-loglevel", "error"]
+    if resume_from:
+        command += ["-ss", f"{start}"]
+    command += source_input(plan.source, plan.probe.container)
     command += ["-filter_complex", _filter_graph(plan)]
     if plan.encoder.threads:
         command += ["-filter_complex_threads", str(plan.encoder.threads)]
@@ -155,7 +180,8 @@ def build_transcode_command(plan: TranscodePlan) -> list[str]:
         command += _video_arguments(plan, planned.rung)
         if plan.probe.has_audio:
             command += ["-c:a", "aac", "-b:a", f"{planned.rung.audio_kbps}k", "-ac", "2", "-ar", "48000"]
-        command += _hls_arguments(plan, planned.rung)
+        command += ["-output_ts_offset", f"{TIMESTAMP_BASE + start}"]
+        command += _hls_arguments(plan, planned.rung, resume_from)
     return command
 
 
@@ -185,11 +211,15 @@ def _video_arguments(plan: TranscodePlan, rung: Rung) -> list[str]:
     return arguments
 
 
-def _hls_arguments(plan: TranscodePlan, rung: Rung) -> list[str]:
+def _hls_arguments(plan: TranscodePlan, rung: Rung, resume_from: int) -> list[str]:
+    """ffmpeg's own playlist is an EVENT one, which ffmpeg always replaces by rename; `temp_file`
+    writes each segment under a .tmp name until it is complete. So a reader of ffmpeg's playlist
+    only ever sees finished segments."""
     folder = plan.output_dir / rung.name
     return [
-        "-f", "hls", "-hls_time", str(plan.segment_seconds), "-hls_playlist_type", "vod",
-        "-hls_flags", "independent_segments", "-hls_segment_type", "mpegts",
+        "-f", "hls", "-hls_time", str(plan.segment_seconds), "-hls_playlist_type", "event",
+        "-hls_flags", "independent_segments+temp_file", "-hls_segment_type", "mpegts",
+        "-start_number", str(resume_from),
         "-hls_segment_filename", str(folder / layout.SEGMENT_FILE_PATTERN),
-        str(folder / layout.RUNG_PLAYLIST),
+        str(folder / layout.ENCODER_PLAYLIST),
     ]  # fmt: skip

@@ -1,9 +1,15 @@
-"""Reading the media playlists ffmpeg wrote, and writing the master playlist that lists the rungs."""
+"""Reading the playlists ffmpeg writes, and writing the ones that are served: each rung's media
+playlist (growing while the rung is encoded, VOD once it is complete) and the master playlist.
+
+Served playlists are written to a temporary name and renamed, so a reader sees the old one or the
+new one, never half of one.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -32,11 +38,22 @@ class RungInfo:
     segments: list[tuple[str, float]] = field(default_factory=list)
 
 
-def parse_media_playlist(path: str | os.PathLike) -> list[tuple[str, float]]:
-    """The (segment URI, duration) pairs of a media playlist."""
+def parse_media_playlist(path: str | os.PathLike, *, missing_ok: bool = False) -> list[tuple[str, float]]:
+    """The (segment URI, duration) pairs of a media playlist (none when `missing_ok` and it does
+    not exist)."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        if missing_ok:
+            return []
+        raise
+    return parse_media_text(text)
+
+
+def parse_media_text(text: str) -> list[tuple[str, float]]:
     segments: list[tuple[str, float]] = []
     pending: float | None = None
-    for line in Path(path).read_text().splitlines():
+    for line in text.splitlines():
         line = line.strip()
         match = _EXTINF.match(line)
         if match:
@@ -61,10 +78,14 @@ def _codecs(first_segment: Path, has_audio: bool) -> str:
     return f"{video},mp4a.40.2" if has_audio else video
 
 
-def describe_rung(plan: TranscodePlan, planned: PlannedRung) -> RungInfo:
-    """Measure what a produced rung needs: peak and average bitrate from its real segments."""
+def describe_rung(
+    plan: TranscodePlan, planned: PlannedRung, segments: Sequence[tuple[str, float]] | None = None
+) -> RungInfo:
+    """Measure what a produced rung needs: peak and average bitrate from its real segments (those
+    its served playlist lists, or `segments` so far)."""
     folder = plan.output_dir / planned.rung.name
-    segments = parse_media_playlist(folder / layout.RUNG_PLAYLIST)
+    if segments is None:
+        segments = parse_media_playlist(folder / layout.RUNG_PLAYLIST)
     if not segments:
         raise TranscodeError(f"ffmpeg produced no segments for {planned.rung.name}.")
     total_bytes, total_seconds, peak = 0, 0.0, 0
@@ -82,8 +103,37 @@ def describe_rung(plan: TranscodePlan, planned: PlannedRung) -> RungInfo:
         bandwidth=max(peak, average),
         average_bandwidth=average,
         codecs=_codecs(folder / segments[0][0], plan.probe.has_audio),
-        segments=segments,
+        segments=list(segments),
     )
+
+
+def write_media_playlist(
+    path: str | os.PathLike, segments: Sequence[tuple[str, float]], *, segment_seconds: int, complete: bool
+) -> None:
+    """A rung's served playlist. While the rung is still encoded it is an EVENT playlist that
+    starts players at 0 (EXT-X-START), so hls.js plays from the beginning and reloads it until
+    EXT-X-ENDLIST instead of jumping to the newest segment; once complete it is a VOD playlist."""
+    longest = max((seconds for _, seconds in segments), default=segment_seconds)
+    lines = [
+        "#EXTM3U",
+        "#EXT-X-VERSION:6",
+        f"#EXT-X-TARGETDURATION:{max(segment_seconds, math.ceil(longest - 0.001))}",
+        "#EXT-X-MEDIA-SEQUENCE:0",
+        f"#EXT-X-PLAYLIST-TYPE:{'VOD' if complete else 'EVENT'}",
+        "#EXT-X-INDEPENDENT-SEGMENTS",
+        "#EXT-X-START:TIME-OFFSET=0",
+    ]
+    for name, seconds in segments:
+        lines += [f"#EXTINF:{seconds:.6f},", name]
+    if complete:
+        lines.append(layout.ENDLIST)
+    write_atomically(Path(path), "\n".join(lines) + "\n")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
 
 
 def write_master_playlist(path: str | os.PathLike, rungs: Sequence[RungInfo], fps: Fraction) -> None:
@@ -95,4 +145,4 @@ def write_master_playlist(path: str | os.PathLike, rungs: Sequence[RungInfo], fp
             f'RESOLUTION={rung.width}x{rung.height},FRAME-RATE={float(fps):.3f},CODECS="{rung.codecs}"'
         )
         lines.append(layout.rung_playlist_uri(rung.name))
-    Path(path).write_text("\n".join(lines) + "\n")
+    write_atomically(Path(path), "\n".join(lines) + "\n")

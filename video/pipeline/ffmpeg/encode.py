@@ -11,6 +11,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 from video import layout
@@ -21,6 +22,9 @@ from video.pipeline.ffmpeg.process import FFMPEG, TranscodeError, read_tail, run
 # Encodes run at a lower CPU priority, so on a host shared with gunicorn a transcode takes the idle
 # cores and web requests keep theirs (see the soak figures in docs/BENCHMARKS.md).
 FFMPEG_NICENESS = 10
+# The higher rungs' process runs at a lower priority still, so the start rungs (which viewers wait
+# for) take the CPU first and run well ahead of real time; the others get what is left.
+LATER_RUNGS_EXTRA_NICENESS = 5
 THUMBNAIL_TIMEOUT = 300
 
 _INVALID_INPUT = re.compile(
@@ -70,14 +74,14 @@ def write_complete_playlists(plan: TranscodePlan) -> list[playlists.RungInfo]:
     return rungs
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+def _die_with_parent(extra_niceness: int = 0) -> None:  # pragma: no cover - runs in the child
     """Ask Linux to SIGKILL ffmpeg when the worker that started it dies (no orphaned encodes),
     and lower its CPU priority."""
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     with contextlib.suppress(OSError):
-        os.nice(FFMPEG_NICENESS)
+        os.nice(FFMPEG_NICENESS + extra_niceness)
 
 
 def run_ffmpeg(
@@ -116,7 +120,7 @@ class RunningEncode:
     """One ffmpeg process writing `-progress pipe:1`, followed by a thread: `position` is how many
     seconds of media it has encoded in this run, `speed` media seconds per wall-clock second."""
 
-    def __init__(self, command: Sequence[str], *, log_path: str | os.PathLike):
+    def __init__(self, command: Sequence[str], *, log_path: str | os.PathLike, extra_niceness: int = 0):
         self.log = open(log_path, "wb")  # noqa: SIM115 - closed by close(), after the process
         self.log_path = log_path
         self.process = subprocess.Popen(
@@ -124,7 +128,7 @@ class RunningEncode:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self.log,
-            preexec_fn=_die_with_parent if os.name == "posix" else None,
+            preexec_fn=partial(_die_with_parent, extra_niceness) if os.name == "posix" else None,
         )
         self.started_at = time.monotonic()
         self.ended_at: float | None = None
@@ -174,14 +178,16 @@ def run_together(
     interval: float = 0.5,
     timeout: float | None = None,
 ) -> bool:
-    """Run ffmpeg commands at once; call `watch` with them every `interval` seconds while they run
-    and once when all have ended. Return False when `watch` said stop (every process is then
-    killed), True when all succeeded; raise the first TranscodeError otherwise."""
+    """Run ffmpeg commands at once, the first at the usual priority and the others lower; call
+    `watch` with them every `interval` seconds while they run and once when all have ended. Return
+    False when `watch` said stop (every process is then killed), True when all succeeded; raise
+    the first TranscodeError otherwise."""
     encodes: list[RunningEncode] = []
     first_failure = None
     try:
-        for command, log_path in zip(commands, log_paths, strict=True):
-            encodes.append(RunningEncode(command, log_path=log_path))
+        for index, (command, log_path) in enumerate(zip(commands, log_paths, strict=True)):
+            extra = LATER_RUNGS_EXTRA_NICENESS if index else 0
+            encodes.append(RunningEncode(command, log_path=log_path, extra_niceness=extra))
         started = time.monotonic()
         while first_failure is None and any(encode.running for encode in encodes):
             time.sleep(interval)

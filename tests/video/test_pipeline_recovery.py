@@ -201,19 +201,28 @@ def test_killed_worker_s_retry_continues_from_the_last_finished_segment_without_
 @pytest.mark.faults
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_killed_worker_with_no_retries_left_marks_the_video_failed_with_a_reason(
-    make_video, long_clip, slow_settings
+def test_killed_worker_with_no_retries_left_marks_the_video_failed_and_viewers_get_a_404(
+    make_video, long_clip, slow_settings, bearer_client
 ):
     slow_settings.VIDEO_TRANSCODE_RETRIES = 0
     video = enqueue(make_video, long_clip)
-    kill_mid_transcode(start_worker(), video)
+    worker = start_worker()
+    wait_for(
+        lambda: Video.objects.filter(pk=video.pk, playable=True).exists() or worker.poll() is not None,
+        what="the film to be published while it encodes",
+    )
+    assert bearer_client.get(f"/api/video/{video.pk}/120p/index.m3u8").status_code == 200  # watching
+    kill_mid_transcode(worker, video)
 
     expire_started_jobs()
     video.refresh_from_db()
-    assert video.status == Video.Status.FAILED
+    assert (video.status, video.playable) == (Video.Status.FAILED, False)
     assert "killed, out of memory or restarted" in video.error
     assert video.job_id in django_rq.get_queue("transcode").failed_job_registry.get_job_ids()
-    assert hls_entries(video.pk) == (False, [])  # the work folder is cleaned up too
+    reload = bearer_client.get(f"/api/video/{video.pk}/120p/index.m3u8")  # the player's next reload
+    assert reload.status_code == 404 and reload.json()["detail"]
+    assert bearer_client.get("/api/video/").json() == []
+    assert hls_entries(video.pk) == (False, [])  # the partial output is removed too
 
 
 @pytest.mark.django_db

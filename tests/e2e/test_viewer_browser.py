@@ -18,10 +18,10 @@ import pytest
 from django.core.files import File
 from django.db import connections
 
-from tests.factories import CategoryFactory
+from tests.factories import CategoryFactory, UserFactory
 from tests.support import BASE_DIR, gunicorn, live_env, make_clip, rq_worker, wait_until
 from video.models import Video
-from video.pipeline import transcode
+from video.pipeline import services, transcode
 from video.pipeline.ffmpeg import probe
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -52,6 +52,11 @@ window.play = (videoId) => {
   const hls = new Hls();
   hls.config.xhrSetup = (xhr) => { xhr.withCredentials = true; };
   hls.on(Hls.Events.FRAG_LOADED, (event, data) => window.played.fragments.push(data.frag.url));
+  window.played.levels = [];
+  hls.on(Hls.Events.LEVEL_LOADED, (event, data) => window.played.levels.push(
+    {live: data.details.live, seconds: data.details.totalduration, at: performance.now()}));
+  window.played.ended = false;
+  document.getElementById("player").addEventListener("ended", () => { window.played.ended = true; });
   // Fatal errors only: hls.js also reports what it recovers from itself (a stall under load,
   // a nudge over a gap between the first audio and video timestamps).
   hls.on(Hls.Events.ERROR, (event, data) => { if (data.fatal) window.played.errors.push(data.details); });
@@ -170,3 +175,61 @@ def test_a_viewer_registers_activates_logs_in_plays_480p_from_the_start_and_logs
 def _call(page, method: str, path: str, body=None, headers=None) -> dict:
     """One fetch from the page, as the SPA makes it; its status and JSON body."""
     return page.evaluate("(args) => window.call(...args)", [method, path, body, headers or {}])
+
+
+def test_a_film_still_encoding_plays_from_0_past_what_existed_at_the_start_to_its_real_end(
+    browser, spa, settings, tmp_path
+):
+    """hls.js with the SPA's configuration (the defaults) on a growing EVENT playlist: it starts at
+    0 (EXT-X-START), keeps reloading while the worker encodes, and plays on to the end."""
+    seconds = 36
+    clip = make_clip(tmp_path / "long.mp4", width=854, height=480, seconds=seconds)
+    UserFactory(email="viewer@example.com", password=PASSWORD)
+    folder, origin = spa
+    env = live_env(
+        settings,
+        ALLOWED_HOSTS="127.0.0.1",
+        CORS_ALLOWED_ORIGINS=origin,
+        CSRF_TRUSTED_ORIGINS=origin,
+        VIDEO_RUNGS="120p,480p",
+        VIDEO_HLS_SEGMENT_SECONDS="4",
+        VIDEO_X264_PRESET="slow",  # keeps the encoder busy for a good part of the film
+    )
+    with gunicorn(env, tmp_path) as web, rq_worker(env, tmp_path, queues=("transcode",)) as worker:
+        video = Video(title="Still encoding", category=CategoryFactory(name="Drama"))
+        video.source_probe = probe.probe(clip).as_dict()
+        with open(clip, "rb") as handle:
+            video.source.save("long.mp4", File(handle), save=False)
+        services.video_save(video=video, probe=probe.ProbeResult.from_dict(video.source_probe))
+        playable = Video.objects.filter(pk=video.pk, playable=True)
+        assert wait_until(playable.exists, timeout=120), worker.log()
+
+        (folder / "index.html").write_text(PAGE % {"api": f"{web.url}/api"})
+        page = browser.new_page()
+        page.goto(f"{origin}/index.html")
+        assert (
+            _call(page, "POST", "/login/", {"email": "viewer@example.com", "password": PASSWORD})["status"]
+            == 200
+        )
+        listed = _call(page, "GET", "/video/")["body"]
+        assert [(item["id"], item["ready"]) for item in listed] == [(video.pk, False)]
+        page.evaluate("(id) => window.play(id)", video.pk)
+        page.wait_for_function("window.played.levels.length > 0", timeout=30_000)
+        first = page.evaluate("window.played.levels[0]")
+        assert first["live"] is True and first["seconds"] < seconds  # still encoding
+        page.wait_for_function("document.getElementById('player').currentTime > 0.5", timeout=30_000)
+        assert page.evaluate("document.getElementById('player').currentTime") < 4  # from 0, not the edge
+
+        page.wait_for_function(
+            f"document.getElementById('player').currentTime > {first['seconds'] + 2}",
+            timeout=(seconds + 30) * 1000,
+        )
+        page.wait_for_function("window.played.ended", timeout=(seconds + 30) * 1000)
+        played = page.evaluate("window.played")
+        position = page.evaluate("document.getElementById('player').currentTime")
+        assert played["errors"] == [], played
+        assert position == pytest.approx(seconds, abs=0.5)  # the real end
+        assert played["fragments"][0].startswith(f"{web.url}/api/video/{video.pk}/480p/000.ts?exp=")
+        assert len(played["levels"]) > 1 and played["levels"][-1]["live"] is False  # reloaded to ENDLIST
+        assert Video.objects.get(pk=video.pk).status == Video.Status.READY
+        page.screenshot(path=str(tmp_path / "played-while-encoding.png"))

@@ -97,6 +97,7 @@ def main() -> int:
                 source=seed.source.name,
                 thumbnail=seed.thumbnail.name,
                 status=Video.Status.READY,
+                playable=True,
                 rungs=seed.rungs,
                 duration=seed.duration,
                 job_id="",

@@ -109,6 +109,7 @@ def seed(work: Path) -> dict:
             thumbnail=f"thumbnails/bench-{index:03d}.jpg",
             source=f"sources/bench-{index}.mp4",
             status=Video.Status.READY,
+            playable=True,
             duration=600.0,
             rungs=list(RUNGS),
         )

@@ -132,6 +132,7 @@ def _encode_and_publish(video: Video, job_id: str, area: layout.WorkArea, writer
         fields["thumbnail"] = thumbnail
     publisher = _Publisher(job_id=job_id, area=area, output=output, starts=starts, fields=fields)
     if publisher.encode(writer) and _finish(area=area, job_id=job_id, output=output, fields=fields):
+        logger.info("Video %s is ready; encoder speed (media s per s): %s", video.pk, publisher.speeds())
         return Video.Status.READY
     if thumbnail and not Video.objects.filter(pk=video.pk, thumbnail=thumbnail).exists():
         default_storage.delete(thumbnail)
@@ -164,6 +165,7 @@ class _Publisher:
     def __init__(self, *, job_id, area, output: progressive.Output, starts, fields):
         self.job_id, self.area, self.output, self.fields = job_id, area, output, fields
         self.writer: _ProgressWriter | None = None
+        self.measured: list[float] = []
         self.running = [index for index, start in enumerate(starts) if start is not None]
         self.starts = starts
 
@@ -179,6 +181,14 @@ class _Publisher:
         logs = [self.area.log(index) for index in self.running]
         return encode.run_together(commands, log_paths=logs, watch=self.watch)
 
+    def speeds(self) -> str:
+        """Each ffmpeg process's speed in this run, e.g. "120p+360p+480p 2.41x, 720p+1080p 0.93x"."""
+        parts = []
+        for index, speed in zip(self.running, self.measured, strict=False):
+            names = "+".join(planned.rung.name for planned in self.output.groups[index].rungs)
+            parts.append(f"{names} {speed:.2f}x")
+        return ", ".join(parts) or "nothing left to encode"
+
     def watch(self, encodes: list[encode.RunningEncode]) -> bool:
         self.output.refresh()
         seconds = self.output.segment_seconds
@@ -187,6 +197,7 @@ class _Publisher:
         for index, running in zip(self.running, encodes, strict=True):
             positions[index] = self.starts[index] * seconds + running.position
             speeds[index] = running.speed if running.running else float("inf")
+        self.measured = [running.speed for running in encodes]
         if not self.writer(self.output.progress(positions)):
             return False
         return self.publish(speeds) if self.area.in_place else True

@@ -229,3 +229,36 @@ def test_a_job_failing_for_good_mid_encode_removes_its_output_and_viewers_get_a_
     assert bearer_client.get("/api/video/").json() == []
     assert not layout.video_dir(video.pk).exists()
     assert [path.name for path in layout.hls_root().iterdir()] == []
+
+
+def test_staff_marking_a_film_failed_mid_encode_stops_the_job_and_leaves_nothing(
+    make_video, tmp_path, bearer_client, monkeypatch, django_capture_on_commit_callbacks, settings
+):
+    settings.VIDEO_RUNGS = ["120p", "360p"]
+    settings.VIDEO_X264_PRESET = "medium"
+    video = make_film(make_video, tmp_path / "film.mp4", width=640, height=360)
+    original = transcode._Publisher.publish
+    marked = []
+
+    def publish_then_mark_failed(self, speeds):
+        still_current = original(self, speeds)
+        if self.output.published() and not marked:
+            with django_capture_on_commit_callbacks(execute=True):
+                marked.append(
+                    services.video_mark_failed(video_id=video.pk, reason="Staff said so.", detach_job=True)
+                )
+        return still_current
+
+    monkeypatch.setattr(transcode._Publisher, "publish", publish_then_mark_failed)
+    assert transcode.video_transcode(video_id=video.pk, job_id="growing") == transcode.SUPERSEDED
+
+    video.refresh_from_db()
+    assert marked == [True]
+    assert (video.status, video.playable, video.job_id, video.error) == (
+        "failed",
+        False,
+        "",
+        "Staff said so.",
+    )
+    assert bearer_client.get(f"/api/video/{video.pk}/120p/index.m3u8").status_code == 404
+    assert [path.name for path in layout.hls_root().iterdir()] == []

@@ -63,6 +63,9 @@ def video_transcode(
             writer = _ProgressWriter(video_id, job_id, report_progress)
             return _encode_and_publish(video, job_id, area, writer)
         except Exception as error:
+            if not Video.objects.filter(pk=video_id, job_id=job_id).exists():
+                logger.info("Transcode job %s for video %s stopped: superseded (%r)", job_id, video_id, error)
+                return SUPERSEDED
             if _record_failure(video_id=video_id, job_id=job_id, error=error, final_attempt=final_attempt):
                 return Video.Status.FAILED
             raise
@@ -190,7 +193,6 @@ class _Publisher:
         return ", ".join(parts) or "nothing left to encode"
 
     def watch(self, encodes: list[encode.RunningEncode]) -> bool:
-        self.output.refresh()
         seconds = self.output.segment_seconds
         positions = [self.output.duration] * len(self.output.groups)
         speeds = [float("inf")] * len(self.output.groups)
@@ -199,7 +201,8 @@ class _Publisher:
             speeds[index] = running.speed if running.running else float("inf")
         self.measured = [running.speed for running in encodes]
         if not self.writer(self.output.progress(positions)):
-            return False
+            return False  # superseded: touch nothing more (its files may be going away)
+        self.output.refresh()
         return self.publish(speeds) if self.area.in_place else True
 
     def publish(self, speeds: list[float]) -> bool:

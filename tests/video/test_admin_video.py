@@ -219,3 +219,17 @@ def test_admin_delete_removes_source_and_hls_folder_after_commit(
         callback()
     assert not source.exists() and not hls.exists()
     assert not Video.objects.exists()
+
+
+def test_staff_see_whether_a_film_still_encoding_is_playable_and_its_progress(admin_client):
+    growing = VideoFactory(
+        title="Growing", status=Video.Status.PROCESSING, playable=True, progress=37, rungs=["120p"]
+    )
+    VideoFactory(title="Waiting", status=Video.Status.PENDING, playable=False)
+
+    page = admin_client.get("/admin/video/video/").content.decode()
+    assert "<th" in page and "Playable" in page and "37%" in page
+    playable_only = admin_client.get("/admin/video/video/", {"playable__exact": "1"}).content.decode()
+    assert "Growing" in playable_only and "Waiting" not in playable_only
+    change = admin_client.get(reverse("admin:video_video_change", args=[growing.pk])).content.decode()
+    assert "Playable" in change and "37" in change and 'name="playable"' not in change  # read-only

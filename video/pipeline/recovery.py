@@ -10,9 +10,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from video import layout
 from video.catalogue.cache import catalogue_invalidate
 from video.models import Video
+from video.pipeline import outputs
 from video.pipeline.queue import LIVE_STATES
 from video.pipeline.services import video_enqueue_transcode, video_mark_failed
 
@@ -34,7 +34,7 @@ def video_transcode_failed(*, video_id: int, job_id: str, reason: str, will_retr
     else:
         fields = {"status": Video.Status.FAILED, "error": reason}
     updated = rows.update(**fields, updated_at=timezone.now())
-    layout.work_area_clean(video_id)
+    outputs.video_leftovers_remove(video_id)
     if updated:
         catalogue_invalidate()
 
@@ -54,7 +54,7 @@ def video_recover_stale(*, job_status: Callable[[str], str | None], older_than: 
             continue
         if video.attempts > settings.VIDEO_TRANSCODE_RETRIES:
             changed += video_mark_failed(video_id=video.pk, job_id=video.job_id, reason=ATTEMPTS_USED_UP)
-            layout.work_area_clean(video.pk)
+            outputs.video_leftovers_remove(video.pk)
         elif _requeue(video):
             logger.warning(
                 "Re-queued the transcode of video %s (its job was %s)", video.pk, status or "missing"

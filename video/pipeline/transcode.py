@@ -1,8 +1,10 @@
 """The transcode of one video: start, probe, encode, make a thumbnail, publish, clean up.
 
-Output is written to a work folder and swapped into place only after ffmpeg succeeded, so a failed
-transcode leaves the previous good output (or none). A job that is no longer the video's current
-job (replaced source, deleted row, staff marked it failed) publishes nothing.
+Output is written to a work folder and published only after ffmpeg succeeded (renamed into place,
+or with MEDIA_STORAGE=s3 uploaded under a new version that the row is switched to: see
+video.pipeline.outputs), so a failed transcode leaves the previous good output (or none). A job
+that is no longer the video's current job (replaced source, deleted row, staff marked it failed)
+publishes nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from functools import partial
 
 from django.conf import settings
 from django.core.files import File
@@ -22,6 +23,7 @@ from django.utils import timezone
 from video import layout
 from video.catalogue.cache import catalogue_invalidate
 from video.models import Video
+from video.pipeline import outputs
 from video.pipeline.ffmpeg import encode, ladder, probe
 from video.pipeline.ffmpeg.process import ProbeError, TranscodeError
 from video.pipeline.services import video_mark_failed, video_mark_retrying
@@ -48,14 +50,22 @@ def video_transcode(
     if video is None:
         logger.info("Transcode job %s for video %s is superseded; nothing to do", job_id, video_id)
         return SUPERSEDED
+    outputs.video_leftovers_remove(video_id)
     area = layout.work_area_create(video_id)
+    output = outputs.output_for(area)
+    status = Video.Status.FAILED
     try:
-        return _encode_and_publish(video, job_id, area, _ProgressWriter(video_id, job_id, report_progress))
+        status = _encode_and_publish(
+            video, job_id, output, _ProgressWriter(video_id, job_id, report_progress)
+        )
+        return status
     except Exception as error:
         if _record_failure(video_id=video_id, job_id=job_id, error=error, final_attempt=final_attempt):
             return Video.Status.FAILED
         raise
     finally:
+        if status != Video.Status.READY:
+            output.discard()
         layout.work_area_remove(area)
 
 
@@ -72,8 +82,9 @@ def _start(*, video_id: int, job_id: str) -> Video | None:
     return video
 
 
-def _encode_and_publish(video: Video, job_id: str, area: layout.WorkArea, on_progress) -> str:
-    source = video.source.path
+def _encode_and_publish(video: Video, job_id: str, output, on_progress) -> str:
+    area = output.area
+    source = output.source_path(video)
     probed = probe.ProbeResult.from_dict(video.source_probe) if video.source_probe else probe.probe(source)
     plan = ladder.build_plan(
         source=source,
@@ -87,7 +98,9 @@ def _encode_and_publish(video: Video, job_id: str, area: layout.WorkArea, on_pro
             x264_params=settings.VIDEO_X264_PARAMS,
         ),
     )
-    rungs = encode.transcode(plan, log_path=area.log, on_progress=on_progress)
+    with output.encoding():
+        rungs = encode.transcode(plan, log_path=area.log, on_progress=on_progress)
+        output.complete()
     thumbnail = "" if video.thumbnail else _make_thumbnail(source, area, probed)
     fields = {
         "duration": probed.duration,
@@ -96,7 +109,7 @@ def _encode_and_publish(video: Video, job_id: str, area: layout.WorkArea, on_pro
         "rungs": [rung.name for rung in rungs],
         **({"thumbnail": thumbnail} if thumbnail else {}),
     }
-    if _publish(area=area, job_id=job_id, fields=fields):
+    if _publish(output=output, job_id=job_id, fields=fields):
         return Video.Status.READY
     if thumbnail:
         default_storage.delete(thumbnail)
@@ -109,18 +122,26 @@ def _make_thumbnail(source: str, area: layout.WorkArea, probed: probe.ProbeResul
         return default_storage.save(f"thumbnails/{uuid.uuid4().hex}.jpg", File(handle))
 
 
-def _publish(*, area: layout.WorkArea, job_id: str, fields: dict) -> bool:
-    """Swap the finished rungs into place and mark the row ready, if the job is still current."""
+def _publish(*, output: outputs.LocalOutput | outputs.BucketOutput, job_id: str, fields: dict) -> bool:
+    """Put the finished rungs in place and mark the row ready, if the job is still current; the
+    previous output is removed after the commit."""
+    video_id = output.area.video_id
     with transaction.atomic():
-        video = Video.objects.select_for_update().filter(pk=area.video_id, job_id=job_id).first()
+        video = Video.objects.select_for_update().filter(pk=video_id, job_id=job_id).first()
         if video is None:
             return False
-        previous = layout.publish(area)
+        clean_up = output.publish(previous_version=video.hls_version)
         now = timezone.now()
-        Video.objects.filter(pk=area.video_id).update(
-            status=Video.Status.READY, progress=100, error="", transcoded_at=now, updated_at=now, **fields
+        Video.objects.filter(pk=video_id).update(
+            status=Video.Status.READY,
+            progress=100,
+            error="",
+            transcoded_at=now,
+            updated_at=now,
+            hls_version=output.version,
+            **fields,
         )
-        transaction.on_commit(partial(layout.remove, previous))
+        transaction.on_commit(clean_up)
         transaction.on_commit(catalogue_invalidate)
     return True
 

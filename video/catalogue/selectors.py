@@ -34,13 +34,14 @@ def video_get_ready(*, video_id: int) -> Video | None:
     return Video.objects.filter(pk=video_id, status=Video.Status.READY).select_related("category").first()
 
 
-def video_ready_rungs(*, video_id: int) -> list[str] | None:
-    """The rungs a ready video has, or None when there is no such ready video (one small query)."""
+def video_ready_output(*, video_id: int) -> tuple[list[str], str] | None:
+    """The rungs a ready video has and the version of its HLS set in the bucket (empty in local
+    mode), or None when there is no such ready video (one small query)."""
     if video_id > MAX_ID:
         return None
-    rows = Video.objects.filter(pk=video_id, status=Video.Status.READY).values_list("rungs", flat=True)
-    for rungs in rows[:1]:
-        return [rung for rung in rungs or [] if isinstance(rung, str)]
+    rows = Video.objects.filter(pk=video_id, status=Video.Status.READY).values_list("rungs", "hls_version")
+    for rungs, version in rows[:1]:
+        return [rung for rung in rungs or [] if isinstance(rung, str)], version
     return None
 
 

@@ -4,13 +4,16 @@ The rung playlist is the one place a viewer is authorised for a rung: its segmen
 signed (video.streaming.signing), and signed segments are answered by nginx or by the small WSGI
 handler in video.streaming.signed, never here. A segment asked for without a signature but with
 credentials (an API client fetching segments itself) is still answered here.
+
+With MEDIA_STORAGE=s3 the playlists come from the bucket and the segment URIs are signed URLs of
+the store (video.streaming.bucket); a segment or thumbnail asked for here is redirected to one.
 """
 
 import hashlib
 import mimetypes
 
 from django.conf import settings
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.utils.http import parse_etags
 from django.views.decorators.http import require_safe
 from drf_spectacular.types import OpenApiTypes
@@ -20,11 +23,11 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.views import APIView
 
 from core.exceptions import ErrorSerializer
-from video import layout
+from video import layout, media_store
 from video.catalogue.cache import catalogue_cached
-from video.catalogue.selectors import video_ready_rungs
+from video.catalogue.selectors import video_ready_output
 from video.catalogue.views import NOT_FOUND, UNAUTHORIZED, VIDEO_NOT_FOUND
-from video.streaming import files, signing
+from video.streaming import bucket, files, signing
 
 THUMBNAIL_CACHE_CONTROL = "public, max-age=604800"
 FILE_NOT_FOUND = "This file does not exist."
@@ -71,13 +74,17 @@ class HlsView(APIView):
     content_negotiation_class = JsonErrorsOnly
 
     @staticmethod
-    def rung_or_404(video_id: int, rung: str | None = None) -> None:
+    def rung_or_404(video_id: int, rung: str | None = None) -> str:
+        """The version of the video's HLS set (empty in local mode); 404 unless it is ready and
+        has the rung."""
         # Asked on every playlist: kept for the current catalogue version (video.catalogue.cache).
-        rungs = catalogue_cached("rungs", lambda: video_ready_rungs(video_id=video_id), video_id=video_id)
-        if rungs is None:
+        output = catalogue_cached("output", lambda: video_ready_output(video_id=video_id), video_id=video_id)
+        if output is None:
             raise NotFound(VIDEO_NOT_FOUND)
+        rungs, version = output
         if rung is not None and (not layout.is_rung_name(rung) or rung not in rungs):
             raise NotFound("This video has no such rung.")
+        return version
 
     @staticmethod
     def open_or_404(video_id: int, *names: str) -> files.ServableFile:
@@ -92,6 +99,20 @@ class HlsView(APIView):
                 request, file, content_type=content_type, cache_control=private_cache_control()
             )
 
+    @staticmethod
+    def playlist_response(request, text: str | None) -> HttpResponse:
+        """A playlist built in memory, with an ETag of its bytes (304 when the client has them)."""
+        if text is None:
+            raise NotFound(FILE_NOT_FOUND)
+        body = text.encode()
+        etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+        if etag in parse_etags(request.headers.get("If-None-Match", "")):
+            response = HttpResponse(status=304)
+        else:
+            response = HttpResponse(body, content_type=layout.PLAYLIST_CONTENT_TYPE)
+        response["ETag"], response["Cache-Control"] = etag, private_cache_control()
+        return response
+
 
 class MasterPlaylistView(HlsView):
     @_file_operation(
@@ -101,7 +122,9 @@ class MasterPlaylistView(HlsView):
         "The master playlist.",
     )
     def get(self, request, video_id: int):
-        self.rung_or_404(video_id)
+        version = self.rung_or_404(video_id)
+        if media_store.enabled():
+            return self.playlist_response(request, bucket.master_playlist(video_id=video_id, version=version))
         return self.send(request, video_id, layout.MASTER_PLAYLIST, content_type=layout.PLAYLIST_CONTENT_TYPE)
 
 
@@ -119,17 +142,14 @@ class RungPlaylistView(HlsView):
         },
     )
     def get(self, request, video_id: int, rung: str):
-        self.rung_or_404(video_id, rung)
+        version = self.rung_or_404(video_id, rung)
+        if media_store.enabled():
+            text = bucket.rung_playlist_signed(video_id=video_id, version=version, rung=rung)
+            return self.playlist_response(request, text)
         with self.open_or_404(video_id, rung, layout.RUNG_PLAYLIST) as file:
             text = file.read_all().decode("utf-8", errors="replace")
-        body = signing.sign_playlist(text, video_id=video_id, rung=rung, user_id=request.user.pk).encode()
-        etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
-        if etag in parse_etags(request.headers.get("If-None-Match", "")):
-            response = HttpResponse(status=304)
-        else:
-            response = HttpResponse(body, content_type=layout.PLAYLIST_CONTENT_TYPE)
-        response["ETag"], response["Cache-Control"] = etag, private_cache_control()
-        return response
+        signed = signing.sign_playlist(text, video_id=video_id, rung=rung, user_id=request.user.pk)
+        return self.playlist_response(request, signed)
 
 
 class SegmentView(HlsView):
@@ -140,9 +160,12 @@ class SegmentView(HlsView):
         "The segment.",
     )
     def get(self, request, video_id: int, rung: str, segment: str):
-        self.rung_or_404(video_id, rung)
+        version = self.rung_or_404(video_id, rung)
         if not layout.is_segment_name(segment):
             raise NotFound(SEGMENT_NOT_FOUND)
+        if media_store.enabled():
+            url = bucket.segment_url(video_id=video_id, version=version, rung=rung, segment=segment)
+            return HttpResponseRedirect(url)
         with self.open_or_404(video_id, rung, layout.RUNG_PLAYLIST) as playlist:
             lines = playlist.read_all().decode("utf-8", errors="replace").splitlines()
         if segment not in {line.strip() for line in lines}:
@@ -176,6 +199,10 @@ def thumbnail(request, name: str):
     content_type, encoding = mimetypes.guess_type(parts[-1])
     if encoding or not content_type or not content_type.startswith("image/") or "svg" in content_type:
         raise Http404("No such thumbnail.")
+    if media_store.enabled():
+        response = HttpResponseRedirect(bucket.thumbnail_url("/".join(["thumbnails", *parts])))
+        response["Cache-Control"] = f"public, max-age={settings.HLS_SIGNED_URL_WINDOW_SECONDS}"
+        return response
     try:
         with files.locate(layout.thumbnails_root(), *parts) as file:
             return files.file_response(

@@ -9,6 +9,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from botocore.config import Config as BotoConfig
 from decouple import Csv, config
 from dotenv import load_dotenv
 
@@ -206,6 +207,14 @@ AWS_S3_SIGNATURE_VERSION = "s3v4"
 AWS_DEFAULT_ACL = None  # the bucket stays private; every read is signed
 AWS_QUERYSTRING_AUTH = True
 AWS_S3_FILE_OVERWRITE = True  # names are random (video.models); skip django-storages' HEAD per save
+# Short connect timeouts and a few retries: a store that is down is an error in seconds, not minutes.
+AWS_S3_CLIENT_CONFIG = BotoConfig(
+    signature_version=AWS_S3_SIGNATURE_VERSION,
+    s3={"addressing_style": AWS_S3_ADDRESSING_STYLE},
+    connect_timeout=config("AWS_S3_CONNECT_TIMEOUT", default=3, cast=int),
+    read_timeout=60,
+    retries={"max_attempts": 3, "mode": "standard"},
+)
 if MEDIA_STORAGE == "s3":
     if not AWS_STORAGE_BUCKET_NAME:
         sys.exit("Refusing to start: MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME.")

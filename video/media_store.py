@@ -210,3 +210,89 @@ class FolderUploader:
     def _wait(futures: list[Future]) -> None:
         for future in futures:
             future.result()
+
+
+# --- Setting the bucket up (manage.py storage_setup) -----------------------------------------
+
+ABORT_UPLOADS_AFTER_DAYS = 1
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def bucket_create_if_missing() -> bool:
+    """Create the bucket unless it exists; True when it was created."""
+    try:
+        client().head_bucket(Bucket=bucket())
+        return False
+    except ClientError as error:
+        if _error_code(error) not in ("404", "NoSuchBucket", "NotFound"):
+            raise
+    client().create_bucket(Bucket=bucket())
+    return True
+
+
+def bucket_cors_set(*, origins: list[str]) -> None:
+    """Let the SPA's origins read objects (a store that also sends Allow-Credentials needs no front)."""
+    rule = {
+        "AllowedOrigins": list(origins),
+        "AllowedMethods": ["GET", "HEAD"],
+        "AllowedHeaders": ["*"],
+        "ExposeHeaders": ["Content-Length", "Content-Range"],
+        "MaxAgeSeconds": 3600,
+    }
+    client().put_bucket_cors(Bucket=bucket(), CORSConfiguration={"CORSRules": [rule]})
+
+
+def bucket_lifecycle_set() -> bool:
+    """A rule that aborts multipart uploads left unfinished (a worker killed mid-upload); False
+    when the store has no lifecycle rules (then `multipart_uploads_abort_stale` does the job)."""
+    rule = {
+        "ID": "videoflix-abort-abandoned-uploads",
+        "Status": "Enabled",
+        "Filter": {"Prefix": ""},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": ABORT_UPLOADS_AFTER_DAYS},
+    }
+    try:
+        client().put_bucket_lifecycle_configuration(Bucket=bucket(), LifecycleConfiguration={"Rules": [rule]})
+    except ClientError as error:
+        if _error_code(error) in ("NotImplemented", "MalformedXML", "InvalidRequest"):
+            return False
+        raise
+    return True
+
+
+def multipart_uploads_abort_stale(*, older_than_seconds: float) -> int:
+    """Abort unfinished multipart uploads started more than `older_than_seconds` ago."""
+    import datetime
+
+    cutoff = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=older_than_seconds)
+    aborted = 0
+    for page in client().get_paginator("list_multipart_uploads").paginate(Bucket=bucket()):
+        for upload in page.get("Uploads", []):
+            if upload["Initiated"] < cutoff:
+                client().abort_multipart_upload(
+                    Bucket=bucket(), Key=upload["Key"], UploadId=upload["UploadId"]
+                )
+                aborted += 1
+    return aborted
+
+
+def bucket_is_private() -> bool:
+    """Does the store refuse a listing and a read without a signature?"""
+    import botocore
+
+    anonymous = boto3.session.Session().client(
+        "s3",
+        endpoint_url=settings.AWS_S3_ENDPOINT_URL,
+        region_name=settings.AWS_S3_REGION_NAME,
+        config=Config(
+            signature_version=botocore.UNSIGNED, s3={"addressing_style": settings.AWS_S3_ADDRESSING_STYLE}
+        ),
+    )
+    try:
+        anonymous.list_objects_v2(Bucket=bucket(), MaxKeys=1)
+    except ClientError as error:
+        return _error_code(error) in ("AccessDenied", "403", "InvalidAccessKeyId", "AllAccessDisabled")
+    return False

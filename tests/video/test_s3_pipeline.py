@@ -40,7 +40,11 @@ def test_transcode_on_s3_publishes_a_version_and_keeps_nothing_on_the_worker_dis
     assert video.rungs == ["120p", "360p"]
     assert len(video.hls_version) == 12
     prefix = layout.hls_version_prefix(video.pk, video.hls_version)
-    expected = [f"{prefix}{rung}/{name}" for rung in ("120p", "360p") for name in ("000.ts", "001.ts", "002.ts", "index.m3u8")]
+    expected = [
+        f"{prefix}{rung}/{name}"
+        for rung in ("120p", "360p")
+        for name in ("000.ts", "001.ts", "002.ts", "index.m3u8")
+    ]
     assert s3_media.keys(s3_media.bucket, "hls/") == sorted([*expected, f"{prefix}master.m3u8"])
     assert s3_media.keys(s3_media.bucket, "thumbnails/") == [video.thumbnail.name]
     head = s3_media.client().head_object(Bucket=s3_media.bucket, Key=f"{prefix}120p/000.ts")

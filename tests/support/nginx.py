@@ -88,16 +88,24 @@ def _write_main(work: Path, *, workers: int) -> Path:
     return config
 
 
-def write_store_front_config(work: Path, *, port: int, upstream: str, workers: int = 1) -> Path:
-    """The shipped front of the object store (nginx/store-front.conf) for this host."""
+SHIPPED_ORIGINS = '    "http://127.0.0.1:5500" $http_origin;\n    "http://localhost:5500" $http_origin;\n'
+
+
+def write_store_front_config(
+    work: Path, *, port: int, upstream: str, origins: tuple[str, ...] = (), workers: int = 1
+) -> Path:
+    """The shipped front of the object store (nginx/store-front.conf) for this host; `origins`
+    replace the SPA origins it trusts as shipped."""
     for folder in ("tmp", "logs"):
         (work / folder).mkdir(parents=True, exist_ok=True)
+    trusted = "".join(f'    "{origin}" $http_origin;\n' for origin in origins) or SHIPPED_ORIGINS
     site = _rewrite(
         (NGINX_DIR / "store-front.conf").read_text(),
         {
             "server objectstore:8333;": f"server {upstream};",
             "listen [::]:9000;": "",
             "listen 9000;": f"listen 127.0.0.1:{port};",
+            SHIPPED_ORIGINS: trusted,
         },
     )
     (work / "videoflix.conf").write_text(site)
@@ -105,12 +113,12 @@ def write_store_front_config(work: Path, *, port: int, upstream: str, workers: i
 
 
 @contextlib.contextmanager
-def store_front(work: Path, *, upstream: str, workers: int = 1):
+def store_front(work: Path, *, upstream: str, origins: tuple[str, ...] = (), workers: int = 1):
     """nginx with the shipped store front on a free loopback port; yields its "host:port"."""
     from tests.support.net import free_port
 
     port = free_port()
-    config = write_store_front_config(work, port=port, upstream=upstream, workers=workers)
+    config = write_store_front_config(work, port=port, upstream=upstream, origins=origins, workers=workers)
     with _running(work, config, port, env=dict(os.environ)):
         yield f"127.0.0.1:{port}"
 

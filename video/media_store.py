@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import mimetypes
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -57,8 +58,20 @@ def bucket() -> str:
 
 
 def client():
-    """The boto3 S3 client of Django's default storage (thread-safe, shared by the pool)."""
-    return default_storage.connection.meta.client
+    """The boto3 S3 client of Django's default storage (thread-safe, shared by the pool); in local
+    mode (`manage.py media_to_s3` moving a library) one of an S3Storage on the AWS_* settings."""
+    if enabled():
+        return default_storage.connection.meta.client
+    return _bucket_storage(
+        settings.AWS_STORAGE_BUCKET_NAME, settings.AWS_S3_ENDPOINT_URL
+    ).connection.meta.client
+
+
+@functools.cache
+def _bucket_storage(bucket_name: str, endpoint: str | None):
+    from storages.backends.s3 import S3Storage
+
+    return S3Storage()
 
 
 def public_endpoint() -> str:
@@ -123,8 +136,12 @@ def file_download(key: str, destination: Path) -> None:
 def file_upload(path: Path, key: str) -> None:
     """Upload a file (in parallel parts when it is large) with the content type and caching of its
     kind; an HLS object never changes under its key, so browsers may keep it."""
+    if layout.is_segment_name(path.name) or path.suffix == ".m3u8":
+        content_type = layout.hls_content_type(path.name)
+    else:
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     extra = {
-        "ContentType": layout.hls_content_type(path.name),
+        "ContentType": content_type,
         "CacheControl": f"private, max-age={settings.HLS_CACHE_MAX_AGE}",
     }
     client().upload_file(str(path), bucket(), key, ExtraArgs=extra, Config=TRANSFER)

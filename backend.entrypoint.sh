@@ -1,7 +1,8 @@
 #!/bin/sh
 # Videoflix container entrypoint (POSIX sh).
 #  1. waits for PostgreSQL, at most DB_WAIT_TIMEOUT seconds;
-#  2. unless ENTRYPOINT_SETUP=false: collectstatic, migrate, create the superuser once;
+#  2. unless ENTRYPOINT_SETUP=false: collectstatic, migrate, create the superuser once, and with
+#     MEDIA_STORAGE=s3 set the bucket up (manage.py storage_setup, idempotent);
 #  3. execs its arguments, or gunicorn with gunicorn.conf.py when there are none.
 set -eu
 
@@ -39,6 +40,10 @@ case "${ENTRYPOINT_SETUP:-true}" in
         log "Applying migrations."
         "$PYTHON" manage.py migrate --noinput
         "$PYTHON" manage.py ensure_superuser
+        if [ "${MEDIA_STORAGE:-local}" = "s3" ]; then
+            log "Setting up the media bucket."
+            "$PYTHON" manage.py storage_setup
+        fi
         ;;
     *)
         log "Skipping start-up tasks (ENTRYPOINT_SETUP=${ENTRYPOINT_SETUP})."

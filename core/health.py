@@ -1,8 +1,10 @@
 """`/api/health/`: is every part Videoflix needs to serve and transcode up?"""
 
+import os
 import shutil
 
 import django_rq
+from django.conf import settings
 from django.db import connection
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -42,6 +44,19 @@ def _check_worker() -> str | None:
     return None
 
 
+def _check_storage() -> str | None:
+    """Local: MEDIA_ROOT is a writable folder. s3: the bucket answers with these credentials."""
+    from video import media_store
+
+    if not media_store.enabled():
+        root = settings.MEDIA_ROOT
+        if not (os.path.isdir(root) and os.access(root, os.W_OK)):
+            return f"MEDIA_ROOT ({root}) is not a writable folder."
+        return None
+    media_store.client().head_bucket(Bucket=media_store.bucket())
+    return None
+
+
 def _check_binary(name: str):
     def check() -> str | None:
         if shutil.which(name) is None:
@@ -56,6 +71,7 @@ CHECKS = {
     "cache": _check_cache,
     "queue": _check_queue,
     "worker": _check_worker,
+    "storage": _check_storage,
     "ffmpeg": _check_binary("ffmpeg"),
     "ffprobe": _check_binary("ffprobe"),
 }
@@ -87,7 +103,7 @@ class HealthSerializer(serializers.Serializer):
 
 
 @extend_schema(
-    summary="Health of the database, Redis, the RQ worker and ffmpeg",
+    summary="Health of the database, Redis, the RQ worker, the media storage and ffmpeg",
     parameters=[
         OpenApiParameter(
             "only",

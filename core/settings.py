@@ -9,6 +9,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from botocore.config import Config as BotoConfig
 from decouple import Csv, config
 from dotenv import load_dotenv
 
@@ -184,8 +185,50 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(config("STATIC_ROOT", default=str(BASE_DIR / "static")))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(config("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+# Where sources, thumbnails and HLS output live: "local" (MEDIA_ROOT, one disk that web and worker
+# share) or "s3" (a bucket of an S3-compatible store; web and workers need no shared disk). With
+# "s3", MEDIA_ROOT only holds a worker's scratch files while it transcodes (docs/STREAMING.md).
+MEDIA_STORAGE = config("MEDIA_STORAGE", default="local").strip().lower()
+if MEDIA_STORAGE not in ("local", "s3"):
+    sys.exit(f"MEDIA_STORAGE must be 'local' or 's3', not {MEDIA_STORAGE!r}.")
+# The S3 store, in django-storages' own names (storages.backends.s3.S3Storage on boto3).
+AWS_STORAGE_BUCKET_NAME = config("AWS_STORAGE_BUCKET_NAME", default="")
+AWS_S3_ENDPOINT_URL = config("AWS_S3_ENDPOINT_URL", default="") or None
+AWS_ACCESS_KEY_ID = config("AWS_ACCESS_KEY_ID", default="")
+AWS_SECRET_ACCESS_KEY = config("AWS_SECRET_ACCESS_KEY", default="")
+AWS_S3_REGION_NAME = config("AWS_S3_REGION_NAME", default="us-east-1")
+# What viewers reach the store through (host[:port] of its nginx front or a CDN that passes Host,
+# path and query on to the store): segment URLs are signed for it. Empty: AWS_S3_ENDPOINT_URL.
+AWS_S3_CUSTOM_DOMAIN = config("AWS_S3_CUSTOM_DOMAIN", default="") or None
+AWS_S3_URL_PROTOCOL = config("AWS_S3_URL_PROTOCOL", default="https:")
+# Path-style URLs (endpoint/bucket/key) work with every S3-compatible store and need no DNS names.
+AWS_S3_ADDRESSING_STYLE = config("AWS_S3_ADDRESSING_STYLE", default="path")
+AWS_S3_SIGNATURE_VERSION = "s3v4"
+AWS_DEFAULT_ACL = None  # the bucket stays private; every read is signed
+AWS_QUERYSTRING_AUTH = True
+AWS_S3_FILE_OVERWRITE = True  # names are random (video.models); skip django-storages' HEAD per save
+# Short connect timeouts and a few retries: a store that is down is an error in seconds, not minutes.
+AWS_S3_CLIENT_CONFIG = BotoConfig(
+    signature_version=AWS_S3_SIGNATURE_VERSION,
+    s3={"addressing_style": AWS_S3_ADDRESSING_STYLE},
+    connect_timeout=config("AWS_S3_CONNECT_TIMEOUT", default=3, cast=int),
+    read_timeout=60,
+    retries={"max_attempts": 3, "mode": "standard"},
+)
+if MEDIA_STORAGE == "s3":
+    if not AWS_STORAGE_BUCKET_NAME:
+        sys.exit("Refusing to start: MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME.")
+    if not DEBUG and not (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY):
+        sys.exit(
+            "Refusing to start: DEBUG is false and MEDIA_STORAGE=s3 has no AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY; set the store's credentials."
+        )
+_MEDIA_BACKENDS = {
+    "local": "django.core.files.storage.FileSystemStorage",
+    "s3": "storages.backends.s3.S3Storage",
+}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": _MEDIA_BACKENDS[MEDIA_STORAGE]},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 # Uploads larger than this go to a temporary file on disk instead of memory.
@@ -309,6 +352,9 @@ HLS_SIGNED_URL_SECONDS = config("HLS_SIGNED_URL_SECONDS", default=8 * 3600, cast
 HLS_SIGNED_URL_WINDOW_SECONDS = config("HLS_SIGNED_URL_WINDOW_SECONDS", default=300, cast=int)
 if HLS_SIGNED_URL_SECONDS < 60 or HLS_SIGNED_URL_WINDOW_SECONDS < 1:
     sys.exit("HLS_SIGNED_URL_SECONDS must be at least 60 and HLS_SIGNED_URL_WINDOW_SECONDS at least 1.")
+# S3 signatures (SigV4) last at most seven days.
+if MEDIA_STORAGE == "s3" and HLS_SIGNED_URL_SECONDS + HLS_SIGNED_URL_WINDOW_SECONDS > 7 * 24 * 3600:
+    sys.exit("With MEDIA_STORAGE=s3, HLS_SIGNED_URL_SECONDS plus the window must stay within seven days.")
 
 # --- Security (TLS switches are off by default for local HTTP) ---------------------------------
 SECURE_SSL_REDIRECT = config("SECURE_SSL_REDIRECT", default=False, cast=bool)

@@ -1,4 +1,7 @@
-"""Shared fixtures: real PostgreSQL (pytest-django's test database), real Redis, locmem email."""
+"""Shared fixtures: real PostgreSQL (pytest-django's test database), real Redis, locmem email, and
+a real S3-compatible store (SeaweedFS) for the tests that run with MEDIA_STORAGE=s3."""
+
+import uuid
 
 import django_rq
 import pytest
@@ -7,6 +10,7 @@ from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
+from tests.support.objectstore import seaweed_store
 
 PASSWORD = "Sturdy-Passw0rd!"
 
@@ -73,3 +77,26 @@ def bearer_client(user):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
     return client
+
+
+@pytest.fixture(scope="session")
+def seaweed():
+    """One SeaweedFS for the whole session, started on first use and stopped at its end."""
+    with seaweed_store() as store:
+        yield store
+
+
+@pytest.fixture
+def s3_media(settings, seaweed):
+    """This test runs with MEDIA_STORAGE=s3 on a bucket of its own (so tests never see each
+    other's objects); yields the store, with `.bucket` set."""
+    bucket = f"test-{uuid.uuid4().hex[:16]}"
+    seaweed.client().create_bucket(Bucket=bucket)
+    for name, value in seaweed.env(bucket).items():
+        setattr(settings, name, value)
+    settings.AWS_S3_CUSTOM_DOMAIN = None
+    settings.AWS_S3_URL_PROTOCOL = "http:"
+    # Set last: changing STORAGES makes Django build the default storage again, with the above.
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "storages.backends.s3.S3Storage"}}
+    seaweed.bucket = bucket
+    yield seaweed

@@ -1,4 +1,5 @@
-"""The HLS layout on disk: the one module that knows folder, playlist and segment names.
+"""The HLS layout on disk and in the bucket: the one module that knows folder, key, playlist and
+segment names.
 
     MEDIA_ROOT/hls/<video id>/master.m3u8            the master playlist, lowest rung first
     MEDIA_ROOT/hls/<video id>/<rung>/index.m3u8      one media playlist per rung ("480p")
@@ -15,6 +16,16 @@ segments only. A new version of a video that is already complete is made in `.tm
 renamed to the video's folder when it is done, so a reader sees the old output or the new one,
 never a mix. The names ffmpeg and the pipeline keep for themselves start with a dot and so can
 never match a rung, playlist or segment name in a URL.
+
+With MEDIA_STORAGE=s3 the same files are objects, one prefix per version:
+
+    hls/<video id>/<version>/master.m3u8, .../<rung>/index.m3u8, .../<rung>/000.ts ...
+
+A transcode uploads its set under a new version while it encodes (each segment before the
+playlist that lists it), and the row's `hls_version` names the version viewers get: from the
+moment a first transcode is playable, or, for a new version of a complete video, once it is
+complete; other versions are leftovers to remove. The work folder (`.tmp-<id>-next/`, on the
+worker's own disk) is then only scratch: the encode's files and the downloaded source.
 """
 
 import re
@@ -106,6 +117,11 @@ class WorkArea:
     def encoder_playlist(self, rung: str) -> Path:
         return self.folder / rung / ENCODER_PLAYLIST
 
+    @property
+    def source(self) -> Path:
+        """Where a source kept in the bucket is downloaded to for the encode."""
+        return _work_name(self.video_id, "source")
+
 
 def _work_name(video_id: int, name: str) -> Path:
     return hls_root() / f"{WORK_PREFIX}{video_id}-{name}"
@@ -183,3 +199,43 @@ def remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
+
+
+# --- Keys in the bucket (MEDIA_STORAGE=s3) ---------------------------------------------------
+
+
+def hls_video_prefix(video_id: int) -> str:
+    """Every HLS object of a video, whatever its version, is below this prefix."""
+    return f"hls/{video_id}/"
+
+
+def hls_version_prefix(video_id: int, version: str) -> str:
+    return f"{hls_video_prefix(video_id)}{version}/"
+
+
+def hls_key(video_id: int, version: str, *names: str) -> str:
+    """The key of a file of a published set, e.g. hls_key(7, "ab12", "480p", "000.ts")."""
+    return hls_version_prefix(video_id, version) + "/".join(names)
+
+
+def hls_content_type(name: str) -> str:
+    return PLAYLIST_CONTENT_TYPE if name.endswith(".m3u8") else SEGMENT_CONTENT_TYPE
+
+
+def finished_segments(folder: Path) -> list[Path]:
+    """Segments of a work folder that ffmpeg has finished: it writes them in order, one at a time,
+    so every segment of a rung but the newest is complete."""
+    finished = []
+    for rung in sorted(path for path in folder.iterdir() if path.is_dir()):
+        names = sorted(path.name for path in rung.iterdir() if is_segment_name(path.name))
+        finished += [rung / name for name in names[:-1]]
+    return finished
+
+
+def output_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """A finished work folder's files in upload order: (segments, playlists), the rung playlists
+    before the master playlist, so a playlist is only stored after everything it lists."""
+    rungs = sorted(path for path in folder.iterdir() if path.is_dir())
+    segments = [path for rung in rungs for path in sorted(rung.iterdir()) if is_segment_name(path.name)]
+    playlists = [rung / RUNG_PLAYLIST for rung in rungs if (rung / RUNG_PLAYLIST).is_file()]
+    return segments, [*playlists, folder / MASTER_PLAYLIST]

@@ -70,6 +70,11 @@ class Video(models.Model):
     job_id = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     transcoded_at = models.DateTimeField(null=True, blank=True)
+    hls_version = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="With MEDIA_STORAGE=s3, the bucket prefix of the published HLS set (video.layout).",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

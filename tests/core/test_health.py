@@ -38,7 +38,7 @@ def test_health_answers_200_when_every_part_is_up(client, live_worker):
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "cache", "queue", "worker", "ffmpeg", "ffprobe"}
+    assert set(body["checks"]) == {"database", "cache", "queue", "worker", "storage", "ffmpeg", "ffprobe"}
     assert all(check["ok"] for check in body["checks"].values())
 
 
@@ -76,7 +76,9 @@ def test_health_rejects_unknown_check_names(client):
     response = client.get("/api/health/?only=database,teapot")
     assert response.status_code == 400
     assert response.json()["errors"] == {
-        "only": ["Unknown check: teapot. Known checks: database, cache, queue, worker, ffmpeg, ffprobe."]
+        "only": [
+            "Unknown check: teapot. Known checks: database, cache, queue, worker, storage, ffmpeg, ffprobe."
+        ]
     }
 
 

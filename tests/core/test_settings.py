@@ -102,3 +102,43 @@ def test_production_refuses_a_short_hls_signing_key():
     result = run_django(["check"], **production_env(HLS_SIGNING_KEY="too-short"))
     assert result.returncode == 1
     assert "HLS_SIGNING_KEY is shorter than 32 characters" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "sentence"),
+    [
+        ({"MEDIA_STORAGE": "nfs"}, "MEDIA_STORAGE must be 'local' or 's3'"),
+        ({"MEDIA_STORAGE": "s3"}, "MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME"),
+        ({"MEDIA_STORAGE": "s3", "AWS_STORAGE_BUCKET_NAME": "media"}, "has no AWS_ACCESS_KEY_ID"),
+        (
+            {
+                "MEDIA_STORAGE": "s3",
+                "AWS_STORAGE_BUCKET_NAME": "media",
+                "AWS_ACCESS_KEY_ID": "key",
+                "AWS_SECRET_ACCESS_KEY": "secret",
+                "HLS_SIGNED_URL_SECONDS": str(8 * 24 * 3600),
+            },
+            "within seven days",
+        ),
+    ],
+    ids=["unknown-backend", "no-bucket", "no-credentials", "signature-too-long"],
+)
+def test_production_refuses_unsafe_media_storage_settings(overrides, sentence):
+    result = run_django(["check"], **production_env(**overrides))
+    assert result.returncode == 1
+    assert sentence in result.stderr
+
+
+def test_production_starts_with_a_complete_s3_configuration():
+    env = production_env(
+        MEDIA_STORAGE="s3",
+        AWS_STORAGE_BUCKET_NAME="media",
+        AWS_ACCESS_KEY_ID="key",
+        AWS_SECRET_ACCESS_KEY="secret",
+        AWS_S3_ENDPOINT_URL="http://127.0.0.1:1",
+    )
+    result = run_django(
+        ["shell", "-c", "from django.conf import settings; print(settings.STORAGES['default'])"], **env
+    )
+    assert result.returncode == 0, result.stderr
+    assert "storages.backends.s3.S3Storage" in result.stdout

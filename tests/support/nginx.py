@@ -63,6 +63,11 @@ def write_config(
     )
     head, _, _ = site.rstrip().rpartition("}")
     (work / "videoflix.conf").write_text(f"{head}{extra}}}\n")
+    return _write_main(work, workers=workers)
+
+
+def _write_main(work: Path, *, workers: int) -> Path:
+    """The shipped nginx.conf, including the site written to work/videoflix.conf."""
     temp_paths = "".join(
         f"    {kind}_temp_path {work}/tmp/{kind};\n"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -83,13 +88,47 @@ def write_config(
     return config
 
 
+SHIPPED_ORIGINS = '    "http://127.0.0.1:5500" $http_origin;\n    "http://localhost:5500" $http_origin;\n'
+
+
+def write_store_front_config(
+    work: Path, *, port: int, upstream: str, origins: tuple[str, ...] = (), workers: int = 1
+) -> Path:
+    """The shipped front of the object store (nginx/store-front.conf) for this host; `origins`
+    replace the SPA origins it trusts as shipped."""
+    for folder in ("tmp", "logs"):
+        (work / folder).mkdir(parents=True, exist_ok=True)
+    trusted = "".join(f'    "{origin}" $http_origin;\n' for origin in origins) or SHIPPED_ORIGINS
+    site = _rewrite(
+        (NGINX_DIR / "store-front.conf").read_text(),
+        {
+            "server objectstore:8333;": f"server {upstream};",
+            "listen [::]:9000;": "",
+            "listen 9000;": f"listen 127.0.0.1:{port};",
+            SHIPPED_ORIGINS: trusted,
+        },
+    )
+    (work / "videoflix.conf").write_text(site)
+    return _write_main(work, workers=workers)
+
+
+@contextlib.contextmanager
+def store_front(work: Path, *, upstream: str, origins: tuple[str, ...] = (), workers: int = 1):
+    """nginx with the shipped store front on a free loopback port; yields its "host:port"."""
+    from tests.support.net import free_port
+
+    port = free_port()
+    config = write_store_front_config(work, port=port, upstream=upstream, origins=origins, workers=workers)
+    with _running(work, config, port, env=dict(os.environ)):
+        yield f"127.0.0.1:{port}"
+
+
 @contextlib.contextmanager
 def shipped_nginx(
     work: Path, *, upstream: str, media_root: Path, static_root: Path, signing_key: str, workers=1, extra=""
 ):
     """Run nginx with the shipped configuration on a free loopback port; yields its base URL."""
-    from tests.support.net import free_port, wait_until
-    from tests.support.processes import started
+    from tests.support.net import free_port
 
     port = free_port()
     config = write_config(
@@ -101,14 +140,23 @@ def shipped_nginx(
         workers=workers,
         extra=extra,
     )
+    with _running(work, config, port, env={**os.environ, "HLS_SIGNING_KEY": signing_key}):
+        yield f"http://127.0.0.1:{port}"
+
+
+@contextlib.contextmanager
+def _running(work: Path, config: Path, port: int, *, env: dict):
+    from tests.support.net import wait_until
+    from tests.support.processes import started
+
     command = ["nginx", "-c", str(config), "-p", str(work), "-g", "daemon off;"]
     log_path = work / "nginx.log"
-    with started(command, env={**os.environ, "HLS_SIGNING_KEY": signing_key}, log_path=log_path) as process:
+    with started(command, env=env, log_path=log_path) as process:
         if not wait_until(lambda: _answers(port) or process.poll() is not None, timeout=10, interval=0.05):
             raise RuntimeError("nginx did not open its port in time")
         if process.poll() is not None:
             raise RuntimeError(f"nginx did not start: {log_path.read_text(errors='replace')}")
-        yield f"http://127.0.0.1:{port}"
+        yield
 
 
 def _answers(port: int) -> bool:

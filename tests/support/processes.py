@@ -63,11 +63,13 @@ def live_env(settings, **overrides) -> dict:
     from django.db import connection
 
     return django_env(
-        DB_NAME=connection.settings_dict["NAME"],
-        MEDIA_ROOT=settings.MEDIA_ROOT,
-        SECRET_KEY=settings.SECRET_KEY,
-        DEBUG="True",
-        **overrides,
+        **{
+            "DB_NAME": connection.settings_dict["NAME"],
+            "MEDIA_ROOT": settings.MEDIA_ROOT,
+            "SECRET_KEY": settings.SECRET_KEY,
+            "DEBUG": "True",
+            **overrides,
+        }
     )
 
 

@@ -38,19 +38,21 @@ def video_get_playable(*, video_id: int) -> Video | None:
 
 
 @dataclass(frozen=True)
-class PlayableRungs:
+class PlayableOutput:
     rungs: list[str]
     ready: bool  # False while the transcode still runs: playlists may still grow
+    version: str  # the version of its HLS set in the bucket (empty in local mode)
 
 
-def video_playable_rungs(*, video_id: int) -> PlayableRungs | None:
-    """The rungs viewers can watch, or None when there is no such playable video (one small query)."""
+def video_playable_output(*, video_id: int) -> PlayableOutput | None:
+    """The rungs viewers can watch and where they are, or None when there is no such playable
+    video (one small query)."""
     if video_id > MAX_ID:
         return None
-    rows = Video.objects.filter(pk=video_id, playable=True).values_list("rungs", "status")
-    for rungs, status in rows[:1]:
+    rows = Video.objects.filter(pk=video_id, playable=True).values_list("rungs", "status", "hls_version")
+    for rungs, status, version in rows[:1]:
         names = [rung for rung in rungs or [] if isinstance(rung, str)]
-        return PlayableRungs(rungs=names, ready=status == Video.Status.READY)
+        return PlayableOutput(rungs=names, ready=status == Video.Status.READY, version=version)
     return None
 
 

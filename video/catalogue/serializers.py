@@ -8,6 +8,7 @@ videos needs no URL resolving and no query beyond the one that loaded the rows.
 import functools
 import math
 
+from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -35,9 +36,11 @@ def _absolute(context: dict, path: str) -> str:
 
 
 def thumbnail_url(video: Video, context: dict) -> str | None:
+    # Always the API's public thumbnail URL (MEDIA_URL): with MEDIA_STORAGE=s3 it redirects to a
+    # signed URL of the private bucket, which the storage's own url() would name directly.
     if not video.thumbnail.name:
         return None
-    return _absolute(context, video.thumbnail.url)
+    return _absolute(context, settings.MEDIA_URL + video.thumbnail.name)
 
 
 def master_playlist_url(video: Video, context: dict) -> str:

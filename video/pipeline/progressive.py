@@ -120,10 +120,10 @@ class Output:
             starts.append(None if done else min(rung.contiguous() for rung in members))
         return starts
 
-    def refresh(self) -> bool:
+    def refresh(self) -> list[RungOutput]:
         """Take in the segments ffmpeg has finished and rewrite the served playlists that grew;
-        return whether any did."""
-        grew = False
+        return those rungs."""
+        grew = []
         for rung in self.rungs.values():
             try:
                 text = rung.encoder_playlist.read_text()
@@ -134,7 +134,7 @@ class Output:
                 rung.segments.setdefault(name, seconds)
             rung.complete = rung.complete or layout.playlist_is_complete(text)
             if (len(rung.segments), rung.complete) != before:
-                grew = True
+                grew.append(rung)
                 self.write_served(rung)
         return grew
 
@@ -175,10 +175,10 @@ class Output:
         return max(0.0, min(100.0, min(positions) / self.duration * 100))
 
 
-def plan_fingerprint(plan: ladder.TranscodePlan) -> dict:
+def plan_fingerprint(plan: ladder.TranscodePlan, *, source_name: str) -> dict:
     """What must be the same for a run to continue another one's output."""
     return {
-        "source": str(plan.source),
+        "source": source_name,
         "rungs": [[planned.rung.name, planned.width, planned.height] for planned in plan.rungs],
         "segment_seconds": plan.segment_seconds,
         "fps": str(plan.fps),
@@ -187,12 +187,18 @@ def plan_fingerprint(plan: ladder.TranscodePlan) -> dict:
     }
 
 
-def plan_matches(area: layout.WorkArea, plan: ladder.TranscodePlan) -> bool:
+def plan_version(area: layout.WorkArea, plan: ladder.TranscodePlan, *, source_name: str) -> str | None:
+    """The version (bucket prefix; empty in local mode) of the output an earlier run of the same
+    plan left in the area, or None when there is none to continue."""
     try:
-        return json.loads(area.plan_file.read_text()) == plan_fingerprint(plan)
+        stored = json.loads(area.plan_file.read_text())
     except (OSError, ValueError):
-        return False
+        return None
+    if not isinstance(stored, dict) or stored.get("plan") != plan_fingerprint(plan, source_name=source_name):
+        return None
+    return str(stored.get("version", ""))
 
 
-def plan_write(area: layout.WorkArea, plan: ladder.TranscodePlan) -> None:
-    area.plan_file.write_text(json.dumps(plan_fingerprint(plan)))
+def plan_write(area: layout.WorkArea, plan: ladder.TranscodePlan, *, source_name: str, version: str) -> None:
+    fingerprint = plan_fingerprint(plan, source_name=source_name)
+    area.plan_file.write_text(json.dumps({"plan": fingerprint, "version": version}))

@@ -15,10 +15,9 @@ from django.db import transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from video import layout
 from video.catalogue.cache import catalogue_invalidate
 from video.models import Category, Video
-from video.pipeline import queue
+from video.pipeline import outputs, queue
 from video.pipeline.ffmpeg.probe import ProbeResult
 
 logger = logging.getLogger(__name__)
@@ -63,13 +62,13 @@ def video_save(*, video: Video, probe: ProbeResult | None = None) -> Video:
 
 
 def video_delete(*, video: Video) -> None:
-    """Delete the row; its source, thumbnail and HLS folder are removed after the commit."""
+    """Delete the row; its source, thumbnail and HLS output are removed after the commit."""
     names = [name for name in (video.source.name, video.thumbnail.name) if name]
     video_id = video.pk
     with transaction.atomic():
         video.delete()
         transaction.on_commit(partial(files_delete, names=names))
-        transaction.on_commit(partial(layout.video_files_remove, video_id))
+        transaction.on_commit(partial(outputs.video_output_remove, video_id))
         transaction.on_commit(catalogue_invalidate)
 
 
@@ -140,12 +139,14 @@ def video_mark_failed(
         video = rows.select_for_update().only("pk", "transcoded_at").first()
         if video is None:
             return False
+        keep = video.transcoded_at is not None  # the output viewers had was complete
         extra = {"job_id": ""} if detach_job else {}
+        if not keep:
+            extra["hls_version"] = ""  # a first transcode's version: unfinished, removed below
         Video.objects.filter(pk=video_id).update(
             status=Video.Status.FAILED, playable=False, error=reason, updated_at=timezone.now(), **extra
         )
-        keep = video.transcoded_at is not None
-        transaction.on_commit(partial(layout.unfinished_output_remove, video_id, keep_finished=keep))
+        transaction.on_commit(partial(outputs.video_unfinished_remove, video_id, keep_finished=keep))
         transaction.on_commit(catalogue_invalidate)
     return True
 

@@ -1,12 +1,13 @@
 """The transcode of one video: start, prepare, make a thumbnail, encode while publishing, finish.
 
-A video with no complete output is encoded into its own folder and becomes playable while it is
-encoded: each rung is published when the no-stall rule allows (video.pipeline.progressive), the
-video as soon as its start rungs are. A video that already has complete output keeps serving it:
-the new version is made in a work folder and swapped in when it is done. A run that follows a
-killed one continues from the last finished segment of each rung. A job that is no longer the
-video's current job (replaced source, deleted row, staff marked it failed) stops and publishes
-nothing.
+A video with no complete output becomes playable while it is encoded: each rung is published when
+the no-stall rule allows (video.pipeline.progressive), the video as soon as its start rungs are.
+Locally it is encoded into its own folder; with MEDIA_STORAGE=s3 its segments and playlists are
+uploaded under a new version as they are finished (video.pipeline.outputs) and the row names that
+version from the moment it is playable. A video that already has complete output keeps serving it:
+the new version is made beside it and switched to when it is complete. A run that follows a killed
+one continues from the last finished segment of each rung. A job that is no longer the video's
+current job (replaced source, deleted row, staff marked it failed) stops and publishes nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from functools import partial
+from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
@@ -24,10 +25,10 @@ from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from video import layout
+from video import layout, media_store
 from video.catalogue.cache import catalogue_invalidate
 from video.models import Video
-from video.pipeline import progressive
+from video.pipeline import outputs, progressive
 from video.pipeline.ffmpeg import encode, ladder, playlists, probe
 from video.pipeline.ffmpeg.process import ProbeError, TranscodeError
 from video.pipeline.services import video_mark_failed, video_mark_retrying
@@ -58,19 +59,36 @@ def video_transcode(
         if video is None:
             logger.info("Transcode job %s for video %s is superseded; nothing to do", job_id, video_id)
             return SUPERSEDED
-        area = layout.WorkArea(video_id=video_id, in_place=not _has_complete_output(video))
+        growing = not _has_complete_output(video)
+        area = layout.WorkArea(video_id=video_id, in_place=growing and not media_store.enabled())
+        status = None
         try:
             writer = _ProgressWriter(video_id, job_id, report_progress)
-            return _encode_and_publish(video, job_id, area, writer)
+            status = _encode_and_publish(video, job_id, area, writer, growing=growing)
+            return status
         except Exception as error:
             if not Video.objects.filter(pk=video_id, job_id=job_id).exists():
                 logger.info("Transcode job %s for video %s stopped: superseded (%r)", job_id, video_id, error)
-                return SUPERSEDED
+                status = SUPERSEDED
+                return status
             if _record_failure(video_id=video_id, job_id=job_id, error=error, final_attempt=final_attempt):
-                return Video.Status.FAILED
-            raise
+                status = Video.Status.FAILED
+                return status
+            raise  # retried: everything stays, to continue from
         finally:
-            layout.work_area_remove_scratch(area)
+            _clean_up(area, status)
+
+
+def _clean_up(area: layout.WorkArea, status: str | None) -> None:
+    """What is left once the job ends: scratch files always; in s3 mode the local folder too once
+    the output is stored, and a superseded job's version when its row does not reference it."""
+    layout.work_area_remove_scratch(area)
+    if not media_store.enabled() or status is None:
+        return
+    if status == SUPERSEDED:
+        outputs.video_leftovers_remove(area.video_id)
+    else:
+        layout.remove(area.folder)
 
 
 @contextlib.contextmanager
@@ -111,8 +129,10 @@ def _has_complete_output(video: Video) -> bool:
     return video.playable and video.transcoded_at is not None and layout.video_dir(video.pk).is_dir()
 
 
-def _encode_and_publish(video: Video, job_id: str, area: layout.WorkArea, writer: _ProgressWriter) -> str:
-    source = video.source.path
+def _encode_and_publish(
+    video: Video, job_id: str, area: layout.WorkArea, writer: _ProgressWriter, *, growing: bool
+) -> str:
+    source = outputs.source_path(video, area)
     probed = probe.ProbeResult.from_dict(video.source_probe) if video.source_probe else probe.probe(source)
     plan = ladder.build_plan(
         source=source,
@@ -126,33 +146,47 @@ def _encode_and_publish(video: Video, job_id: str, area: layout.WorkArea, writer
             x264_params=settings.VIDEO_X264_PARAMS,
         ),
     )
-    _prepare(video=video, job_id=job_id, area=area, plan=plan)
-    output = progressive.Output(area, ladder.split_for_start(plan))
-    starts = output.load()
+    version = _prepare(video=video, job_id=job_id, area=area, plan=plan, growing=growing)
+    store = outputs.output_for(area, version)
+    made = progressive.Output(area, ladder.split_for_start(plan))
+    starts = made.load()
     thumbnail = "" if video.thumbnail else _make_thumbnail(source, area, probed)
     fields = {"duration": probed.duration, "source_width": probed.width, "source_height": probed.height}
     if thumbnail:
         fields["thumbnail"] = thumbnail
-    publisher = _Publisher(job_id=job_id, area=area, output=output, starts=starts, fields=fields)
-    if publisher.encode(writer) and _finish(area=area, job_id=job_id, output=output, fields=fields):
-        logger.info("Video %s is ready; encoder speed (media s per s): %s", video.pk, publisher.speeds())
-        return Video.Status.READY
+    publisher = _Publisher(
+        job_id=job_id, made=made, store=store, starts=starts, fields=fields, growing=growing
+    )
+    with store.encoding():
+        if publisher.encode(writer) and _finish(job_id=job_id, made=made, store=store, fields=fields):
+            logger.info("Video %s is ready; encoder speed (media s per s): %s", video.pk, publisher.speeds())
+            return Video.Status.READY
     if thumbnail and not Video.objects.filter(pk=video.pk, thumbnail=thumbnail).exists():
         default_storage.delete(thumbnail)
     return SUPERSEDED
 
 
-def _prepare(*, video: Video, job_id: str, area: layout.WorkArea, plan: ladder.TranscodePlan) -> None:
+def _prepare(
+    *, video: Video, job_id: str, area: layout.WorkArea, plan: ladder.TranscodePlan, growing: bool
+) -> str:
     """Continue what an earlier run of the same plan left, or start afresh (taking a video that is
-    being made in place out of the catalogue until its new output is playable)."""
-    if progressive.plan_matches(area, plan):
+    published while it grows out of the catalogue until its new output is playable); return the
+    output's version (a new bucket prefix when starting afresh in s3 mode, else empty)."""
+    source_name = video.source.name
+    version = progressive.plan_version(area, plan, source_name=source_name)
+    if version is not None:
         logger.info("Transcode of video %s continues from its last finished segments", video.pk)
-        return
-    if area.in_place:
-        Video.objects.filter(pk=video.pk, job_id=job_id).update(playable=False, rungs=[], transcoded_at=None)
+        return version
+    if growing:
+        Video.objects.filter(pk=video.pk, job_id=job_id).update(
+            playable=False, rungs=[], transcoded_at=None, hls_version=""
+        )
         catalogue_invalidate()
+    outputs.video_leftovers_remove(video.pk)  # what other runs left: local folders, bucket versions
     layout.work_area_reset(area)
-    progressive.plan_write(area, plan)
+    version = uuid.uuid4().hex[:12] if media_store.enabled() else ""
+    progressive.plan_write(area, plan, source_name=source_name, version=version)
+    return version
 
 
 def _make_thumbnail(source: str, area: layout.WorkArea, probed: probe.ProbeResult) -> str:
@@ -163,10 +197,12 @@ def _make_thumbnail(source: str, area: layout.WorkArea, probed: probe.ProbeResul
 
 class _Publisher:
     """Runs the ffmpeg processes and, every half second, takes in their finished segments, writes
-    progress and publishes the rungs the no-stall rule allows (in place only)."""
+    progress and (for a video published while it grows) stores the grown playlists of published
+    rungs and publishes the rungs the no-stall rule allows."""
 
-    def __init__(self, *, job_id, area, output: progressive.Output, starts, fields):
-        self.job_id, self.area, self.output, self.fields = job_id, area, output, fields
+    def __init__(self, *, job_id, made: progressive.Output, store, starts, fields, growing: bool):
+        self.job_id, self.output, self.store, self.fields = job_id, made, store, fields
+        self.area, self.growing = made.area, growing
         self.writer: _ProgressWriter | None = None
         self.measured: list[float] = []
         self.running = [index for index, start in enumerate(starts) if start is not None]
@@ -202,8 +238,11 @@ class _Publisher:
         self.measured = [running.speed for running in encodes]
         if not self.writer(self.output.progress(positions)):
             return False  # superseded: touch nothing more (its files may be going away)
-        self.output.refresh()
-        return self.publish(speeds) if self.area.in_place else True
+        grown = self.output.refresh()
+        if not self.growing:
+            return True
+        self.store.sync([rung.served_playlist for rung in grown if rung.published])
+        return self.publish(speeds)
 
     def publish(self, speeds: list[float]) -> bool:
         """Add the rungs that cannot stall to the master playlist and the catalogue; the video is
@@ -214,16 +253,21 @@ class _Publisher:
             return True
         for name in ready:
             self.output.rungs[name].published = True
-        _write_master(self.output, self.output.published())
+        master = _write_master(self.output, self.output.published())
+        self.store.sync([*(self.output.rungs[name].served_playlist for name in ready), master])
         updated = Video.objects.filter(pk=self.area.video_id, job_id=self.job_id).update(
-            playable=True, rungs=self.output.published(), updated_at=timezone.now(), **self.fields
+            playable=True,
+            rungs=self.output.published(),
+            hls_version=self.store.version,
+            updated_at=timezone.now(),
+            **self.fields,
         )
         catalogue_invalidate()
         logger.info("Video %s: published %s", self.area.video_id, ", ".join(ready))
         return bool(updated)
 
 
-def _write_master(output: progressive.Output, names: list[str]) -> None:
+def _write_master(output: progressive.Output, names: list[str]) -> Path:
     described = []
     for plan in output.groups:
         for planned in plan.rungs:
@@ -232,24 +276,28 @@ def _write_master(output: progressive.Output, names: list[str]) -> None:
                 described.append(playlists.describe_rung(plan, planned, segments))
     master = output.area.folder / layout.MASTER_PLAYLIST
     playlists.write_master_playlist(master, described, output.groups[0].fps)
+    return master
 
 
-def _finish(*, area: layout.WorkArea, job_id: str, output: progressive.Output, fields: dict) -> bool:
-    """Every rung is complete: write the final master playlist, then swap the output in (unless it
-    is in place already) and mark the row ready, if the job is still current."""
-    output.refresh()
-    incomplete = [rung.name for rung in output.rungs.values() if not rung.complete]
+def _finish(*, job_id: str, made: progressive.Output, store, fields: dict) -> bool:
+    """Every rung is complete: write the final master playlist, store the rest (s3), then swap the
+    output in (unless viewers already read it where it is) and mark the row ready, if the job is
+    still current."""
+    area = made.area
+    made.refresh()
+    incomplete = [rung.name for rung in made.rungs.values() if not rung.complete]
     if incomplete:
         raise TranscodeError(f"ffmpeg did not finish {', '.join(incomplete)}.")
-    names = list(output.rungs)
-    _write_master(output, names)
+    names = list(made.rungs)
+    _write_master(made, names)
     if not area.in_place:
         layout.work_area_finish(area)
+    store.complete()
     with transaction.atomic():
         video = Video.objects.select_for_update().filter(pk=area.video_id, job_id=job_id).first()
         if video is None:
             return False
-        previous = layout.publish(area)
+        clean_up = store.publish(previous_version=video.hls_version)
         now = timezone.now()
         Video.objects.filter(pk=area.video_id).update(
             status=Video.Status.READY,
@@ -259,9 +307,10 @@ def _finish(*, area: layout.WorkArea, job_id: str, output: progressive.Output, f
             rungs=names,
             transcoded_at=now,
             updated_at=now,
+            hls_version=store.version,
             **fields,
         )
-        transaction.on_commit(partial(layout.remove, previous))
+        transaction.on_commit(clean_up)
         transaction.on_commit(catalogue_invalidate)
     if area.in_place:
         layout.work_area_finish(area)

@@ -4,10 +4,15 @@ the file with ffprobe (once) before anything is saved.
 The upload handler runs before Django's own handlers: chunks of an oversized file are dropped
 instead of being written to the temporary file (which is closed and deleted), the rest of the
 request is read as usual, and the form then refuses the upload with a sentence.
+
+With MEDIA_STORAGE=s3 the form also stores the checked files in the bucket (streamed from the
+temporary file in parts), so an unreachable store is a sentence on the form, not a server error,
+and a refused upload never reaches the bucket.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 
@@ -16,6 +21,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 
+from video import media_store
 from video.models import Video
 from video.pipeline.ffmpeg.probe import ProbeResult, check_upload
 from video.pipeline.ffmpeg.process import ProbeError
@@ -64,6 +70,32 @@ class VideoAdminForm(forms.ModelForm):
             self.errors.pop("source", None)
             self.add_error("source", too_large_error())
         return cleaned_data
+
+    def _post_clean(self):
+        super()._post_clean()
+        if not self.errors and media_store.enabled():
+            self._store_new_files()
+
+    def _store_new_files(self) -> None:
+        """Store the new source and thumbnail now; on a store error, remove what was stored."""
+        video, stored = self.instance, []
+        if self.probe_result is not None:  # names the stored source after the detected container
+            video.source_probe = self.probe_result.as_dict()
+        for name in ("source", "thumbnail"):
+            file = getattr(video, name)
+            if not file or getattr(file, "_committed", True):
+                continue
+            if name == "source":
+                video.original_filename = os.path.basename(file.name)[:255]
+            try:
+                file.save(file.name, file.file, save=False)
+            except media_store.StoreError as error:
+                self.add_error(name, str(media_store.StoreUnavailable(error)))
+                for stored_file in stored:
+                    with contextlib.suppress(*media_store.StoreError):
+                        stored_file.delete(save=False)
+                return
+            stored.append(file)
 
     def clean_source(self):
         source = self.cleaned_data.get("source")

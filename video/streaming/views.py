@@ -4,13 +4,16 @@ The rung playlist is the one place a viewer is authorised for a rung: its segmen
 signed (video.streaming.signing), and signed segments are answered by nginx or by the small WSGI
 handler in video.streaming.signed, never here. A segment asked for without a signature but with
 credentials (an API client fetching segments itself) is still answered here.
+
+With MEDIA_STORAGE=s3 the playlists come from the bucket and the segment URIs are signed URLs of
+the store (video.streaming.bucket); a segment or thumbnail asked for here is redirected to one.
 """
 
 import hashlib
 import mimetypes
 
 from django.conf import settings
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.utils.http import parse_etags
 from django.views.decorators.http import require_safe
 from drf_spectacular.types import OpenApiTypes
@@ -20,11 +23,11 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.views import APIView
 
 from core.exceptions import ErrorSerializer
-from video import layout
+from video import layout, media_store
 from video.catalogue.cache import catalogue_cached
-from video.catalogue.selectors import PlayableRungs, video_playable_rungs
+from video.catalogue.selectors import PlayableOutput, video_playable_output
 from video.catalogue.views import NOT_FOUND, UNAUTHORIZED, VIDEO_NOT_FOUND
-from video.streaming import files, signing
+from video.streaming import bucket, files, signing
 
 THUMBNAIL_CACHE_CONTROL = "public, max-age=604800"
 FILE_NOT_FOUND = "This file does not exist."
@@ -34,6 +37,12 @@ GROWING_CACHE_CONTROL = "private, no-cache"
 
 def private_cache_control() -> str:
     return f"private, max-age={settings.HLS_CACHE_MAX_AGE}"
+
+
+def growing_or_not(playlist: str) -> str:
+    """A rung playlist that may still grow is reloaded by the player every few seconds: never from
+    a cache. A complete one is cached as usual."""
+    return private_cache_control() if layout.playlist_is_complete(playlist) else GROWING_CACHE_CONTROL
 
 
 class JsonErrorsOnly(BaseContentNegotiation):
@@ -72,10 +81,12 @@ class HlsView(APIView):
     content_negotiation_class = JsonErrorsOnly
 
     @staticmethod
-    def rung_or_404(video_id: int, rung: str | None = None) -> PlayableRungs:
+    def rung_or_404(video_id: int, rung: str | None = None) -> PlayableOutput:
+        """The video's published rungs, whether it is ready and the version of its HLS set (empty
+        in local mode); 404 unless it is playable and has the rung."""
         # Asked on every playlist: kept for the current catalogue version (video.catalogue.cache).
         playable = catalogue_cached(
-            "rungs", lambda: video_playable_rungs(video_id=video_id), video_id=video_id
+            "output", lambda: video_playable_output(video_id=video_id), video_id=video_id
         )
         if playable is None:
             raise NotFound(VIDEO_NOT_FOUND)
@@ -95,6 +106,20 @@ class HlsView(APIView):
         with self.open_or_404(video_id, *names) as file:
             return files.file_response(request, file, content_type=content_type, cache_control=cache_control)
 
+    @staticmethod
+    def playlist_response(request, text: str | None, *, cache_control: str = "") -> HttpResponse:
+        """A playlist built in memory, with an ETag of its bytes (304 when the client has them)."""
+        if text is None:
+            raise NotFound(FILE_NOT_FOUND)
+        body = text.encode()
+        etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+        if etag in parse_etags(request.headers.get("If-None-Match", "")):
+            response = HttpResponse(status=304)
+        else:
+            response = HttpResponse(body, content_type=layout.PLAYLIST_CONTENT_TYPE)
+        response["ETag"], response["Cache-Control"] = etag, cache_control or private_cache_control()
+        return response
+
 
 class MasterPlaylistView(HlsView):
     @_file_operation(
@@ -105,12 +130,18 @@ class MasterPlaylistView(HlsView):
     )
     def get(self, request, video_id: int):
         playable = self.rung_or_404(video_id)
+        # Rungs join the master playlist while the video is prepared: not cached until it is ready.
+        cache_control = "" if playable.ready else GROWING_CACHE_CONTROL
+        if media_store.enabled():
+            version, growing = playable.version, not playable.ready
+            text = bucket.master_playlist(video_id=video_id, version=version, growing=growing)
+            return self.playlist_response(request, text, cache_control=cache_control)
         return self.send(
             request,
             video_id,
             layout.MASTER_PLAYLIST,
             content_type=layout.PLAYLIST_CONTENT_TYPE,
-            cache_control="" if playable.ready else GROWING_CACHE_CONTROL,  # rungs join it meanwhile
+            cache_control=cache_control,
         )
 
 
@@ -128,20 +159,16 @@ class RungPlaylistView(HlsView):
         },
     )
     def get(self, request, video_id: int, rung: str):
-        self.rung_or_404(video_id, rung)
+        playable = self.rung_or_404(video_id, rung)
+        if media_store.enabled():
+            text = bucket.rung_playlist_signed(
+                video_id=video_id, version=playable.version, rung=rung, growing=not playable.ready
+            )
+            return self.playlist_response(request, text, cache_control=growing_or_not(text or ""))
         with self.open_or_404(video_id, rung, layout.RUNG_PLAYLIST) as file:
             text = file.read_all().decode("utf-8", errors="replace")
-        body = signing.sign_playlist(text, video_id=video_id, rung=rung, user_id=request.user.pk).encode()
-        etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
-        if etag in parse_etags(request.headers.get("If-None-Match", "")):
-            response = HttpResponse(status=304)
-        else:
-            response = HttpResponse(body, content_type=layout.PLAYLIST_CONTENT_TYPE)
-        # A growing playlist is reloaded by the player every few seconds: never from a cache.
-        complete = layout.playlist_is_complete(text)
-        response["ETag"] = etag
-        response["Cache-Control"] = private_cache_control() if complete else GROWING_CACHE_CONTROL
-        return response
+        signed = signing.sign_playlist(text, video_id=video_id, rung=rung, user_id=request.user.pk)
+        return self.playlist_response(request, signed, cache_control=growing_or_not(text))
 
 
 class SegmentView(HlsView):
@@ -152,9 +179,12 @@ class SegmentView(HlsView):
         "The segment.",
     )
     def get(self, request, video_id: int, rung: str, segment: str):
-        self.rung_or_404(video_id, rung)
+        version = self.rung_or_404(video_id, rung).version
         if not layout.is_segment_name(segment):
             raise NotFound(SEGMENT_NOT_FOUND)
+        if media_store.enabled():
+            url = bucket.segment_url(video_id=video_id, version=version, rung=rung, segment=segment)
+            return HttpResponseRedirect(url)
         with self.open_or_404(video_id, rung, layout.RUNG_PLAYLIST) as playlist:
             lines = playlist.read_all().decode("utf-8", errors="replace").splitlines()
         if segment not in {line.strip() for line in lines}:
@@ -188,6 +218,10 @@ def thumbnail(request, name: str):
     content_type, encoding = mimetypes.guess_type(parts[-1])
     if encoding or not content_type or not content_type.startswith("image/") or "svg" in content_type:
         raise Http404("No such thumbnail.")
+    if media_store.enabled():
+        response = HttpResponseRedirect(bucket.thumbnail_url("/".join(["thumbnails", *parts])))
+        response["Cache-Control"] = f"public, max-age={settings.HLS_SIGNED_URL_WINDOW_SECONDS}"
+        return response
     try:
         with files.locate(layout.thumbnails_root(), *parts) as file:
             return files.file_response(

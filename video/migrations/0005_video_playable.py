@@ -9,7 +9,7 @@ def ready_videos_are_playable(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("video", "0003_default_categories"),
+        ("video", "0004_hls_version"),
     ]
 
     operations = [

@@ -1,0 +1,102 @@
+"""Faults with MEDIA_STORAGE=s3, with real processes: a production `rqworker` subprocess, a real
+SeaweedFS that is stopped and started again, SIGKILL in the middle of the output's upload."""
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from tests.factories import UserFactory
+from tests.support import rq_worker, wait_until
+from tests.support.objectstore import seaweed_store
+from tests.video.test_pipeline_recovery import (
+    enqueue,
+    expire_started_jobs,
+    kill_mid_transcode,
+    start_worker,
+    worker_env,
+)
+from video.models import Video
+
+pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def slow_settings(settings):
+    """A slower preset keeps ffmpeg (and the upload of its segments) busy long enough."""
+    settings.VIDEO_RUNGS = ["120p", "360p"]
+    settings.VIDEO_X264_PRESET = "medium"
+    return settings
+
+
+def use_store(store, bucket: str) -> None:
+    store.client().create_bucket(Bucket=bucket)
+    for name, value in store.env(bucket).items():
+        setattr(settings, name, value)
+    settings.AWS_S3_URL_PROTOCOL = "http:"
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "storages.backends.s3.S3Storage"}}
+
+
+def hls_keys(store, bucket: str, video_id: int) -> list[str]:
+    return store.keys(bucket, f"hls/{video_id}/")
+
+
+def test_a_worker_killed_mid_upload_leaves_no_visible_partial_version_and_the_retry_cleans_it_up(
+    s3_media,
+    make_video,
+    long_clip,
+    slow_settings,
+):
+    slow_settings.VIDEO_TRANSCODE_RETRIES = 1
+    bucket = s3_media.bucket
+    video = enqueue(make_video, long_clip)
+    worker = start_worker(**s3_media.env(bucket))
+    assert wait_until(lambda: hls_keys(s3_media, bucket, video.pk), timeout=120), "no segment was uploaded"
+    kill_mid_transcode(worker, video)
+
+    video.refresh_from_db()
+    assert video.status == Video.Status.PROCESSING and video.hls_version == ""
+    partial = hls_keys(s3_media, bucket, video.pk)
+    assert partial and not any(key.endswith("master.m3u8") for key in partial)
+    viewer = APIClient()
+    viewer.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(UserFactory()).access_token}")
+    assert viewer.get(f"/api/video/{video.pk}/120p/index.m3u8").status_code == 404
+
+    expire_started_jobs()
+    worker = start_worker(VIDEO_X264_PRESET="veryfast", **s3_media.env(bucket))
+    assert worker.wait(timeout=180) == 0, worker.stderr.read().decode()
+
+    video.refresh_from_db()
+    assert video.status == Video.Status.READY, video.error
+    keys = hls_keys(s3_media, bucket, video.pk)
+    assert keys and all(key.startswith(f"hls/{video.pk}/{video.hls_version}/") for key in keys)
+    assert viewer.get(f"/api/video/{video.pk}/120p/index.m3u8").status_code == 200
+
+
+def test_the_store_stopping_during_a_transcode_is_retried_to_ready_once_it_is_back(
+    make_video,
+    long_clip,
+    slow_settings,
+    tmp_path,
+):
+    slow_settings.VIDEO_TRANSCODE_RETRIES = 3
+    slow_settings.VIDEO_TRANSCODE_RETRY_DELAYS = [5]
+    with seaweed_store() as store:
+        use_store(store, "transcode-faults")
+        video = enqueue(make_video, long_clip)
+        env = worker_env(**store.env("transcode-faults"), LOG_LEVEL="INFO")
+        with rq_worker(env, tmp_path, queues=("transcode",)) as worker:
+            uploading = wait_until(lambda: hls_keys(store, "transcode-faults", video.pk), timeout=120)
+            assert uploading, worker.log()
+            store.stop()
+            rows = Video.objects.filter(pk=video.pk)
+            retrying = rows.filter(status=Video.Status.PENDING, error__contains="retried")
+            assert wait_until(retrying.exists, timeout=180), worker.log()
+            store.start()
+            ready = Video.objects.filter(pk=video.pk, status=Video.Status.READY)
+            assert wait_until(ready.exists, timeout=240, interval=1), worker.log()
+
+        video.refresh_from_db()
+        assert video.attempts >= 2
+        keys = hls_keys(store, "transcode-faults", video.pk)
+        assert keys and all(key.startswith(f"hls/{video.pk}/{video.hls_version}/") for key in keys)

@@ -1,0 +1,89 @@
+"""The pipeline with MEDIA_STORAGE=s3 on a real SeaweedFS: sources and thumbnails in the bucket,
+the HLS set uploaded under a version prefix and switched to in one transaction, the previous
+version and every leftover removed, nothing of a video left on the worker's disk."""
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from video import layout
+from video.models import Video
+from video.pipeline import services
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+
+def queue_and_run(video, run_worker, capture) -> Video:
+    with capture(execute=True):
+        services.video_enqueue_transcode(video=video)
+    with capture(execute=True):
+        run_worker()
+    video.refresh_from_db()
+    return video
+
+
+def local_files() -> list[str]:
+    root = Path(settings.MEDIA_ROOT)
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
+
+
+def test_transcode_on_s3_publishes_a_version_and_keeps_nothing_on_the_worker_disk(
+    s3_media, make_video, landscape_clip, run_worker, django_capture_on_commit_callbacks
+):
+    video = make_video(landscape_clip)
+    assert s3_media.keys(s3_media.bucket, "sources/") == [video.source.name]
+
+    video = queue_and_run(video, run_worker, django_capture_on_commit_callbacks)
+
+    assert video.status == Video.Status.READY, video.error
+    assert video.rungs == ["120p", "360p"]
+    assert len(video.hls_version) == 12
+    prefix = layout.hls_version_prefix(video.pk, video.hls_version)
+    expected = [
+        f"{prefix}{rung}/{name}"
+        for rung in ("120p", "360p")
+        for name in ("000.ts", "001.ts", "002.ts", "index.m3u8")
+    ]
+    assert s3_media.keys(s3_media.bucket, "hls/") == sorted([*expected, f"{prefix}master.m3u8"])
+    assert s3_media.keys(s3_media.bucket, "thumbnails/") == [video.thumbnail.name]
+    head = s3_media.client().head_object(Bucket=s3_media.bucket, Key=f"{prefix}120p/000.ts")
+    assert head["ContentType"] == "video/MP2T"
+    assert local_files() == []
+
+
+def test_second_transcode_switches_version_and_removes_the_previous_one(
+    s3_media, make_video, landscape_clip, run_worker, django_capture_on_commit_callbacks
+):
+    video = queue_and_run(make_video(landscape_clip), run_worker, django_capture_on_commit_callbacks)
+    first = video.hls_version
+
+    video = queue_and_run(video, run_worker, django_capture_on_commit_callbacks)
+
+    assert video.status == Video.Status.READY
+    assert video.hls_version != first
+    versions = {key.split("/")[2] for key in s3_media.keys(s3_media.bucket, "hls/")}
+    assert versions == {video.hls_version}
+
+
+def test_deleting_a_video_removes_all_its_objects_after_the_commit(
+    s3_media, make_video, landscape_clip, run_worker, django_capture_on_commit_callbacks
+):
+    video = queue_and_run(make_video(landscape_clip), run_worker, django_capture_on_commit_callbacks)
+    assert s3_media.keys(s3_media.bucket)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.video_delete(video=video)
+
+    assert s3_media.keys(s3_media.bucket) == []
+
+
+def test_bad_source_fails_and_leaves_no_hls_objects(
+    s3_media, make_video, truncated_mp4, run_worker, django_capture_on_commit_callbacks
+):
+    video = queue_and_run(make_video(truncated_mp4), run_worker, django_capture_on_commit_callbacks)
+
+    assert video.status == Video.Status.FAILED
+    assert video.hls_version == ""
+    assert s3_media.keys(s3_media.bucket, "hls/") == []
+    assert local_files() == []

@@ -1,0 +1,137 @@
+"""Where a transcode's source comes from and where its HLS set goes, for each MEDIA_STORAGE.
+
+`local`: the source is a file of MEDIA_ROOT; the output is written where viewers read it (a first
+transcode) or in a work folder renamed into place when complete.
+`s3`: the source is downloaded to the work area, segments are uploaded while ffmpeg encodes
+(video.media_store.FolderUploader) under a version prefix, each served playlist after the
+segments it lists (`sync`), and the row's `hls_version` names the version viewers get; the
+previous version is removed after the commit. A version no row references (a failed, superseded
+or killed job's) is deleted by `video_leftovers_remove`, run when a transcode starts afresh and by
+the stale-job sweep.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from video import layout, media_store
+from video.models import Video
+from video.pipeline.ffmpeg.playlists import parse_media_playlist
+
+logger = logging.getLogger(__name__)
+
+
+class LocalOutput:
+    def __init__(self, area: layout.WorkArea):
+        self.area = area
+        self.version = ""
+
+    def encoding(self):
+        return contextlib.nullcontext()
+
+    def sync(self, playlists: list[Path]) -> None:
+        """Nothing to do: viewers read the files where the job writes them (renamed into place)."""
+
+    def complete(self) -> None:
+        """Nothing to do: the files are already where publishing renames them from."""
+
+    def publish(self, *, previous_version: str) -> Callable[[], None]:
+        """Swap the work folder in (inside the row's transaction); returns the clean-up to run
+        after the commit."""
+        return partial(layout.remove, layout.publish(self.area))
+
+    def discard(self) -> None:
+        """Nothing outside the work area, which the job removes."""
+
+
+class BucketOutput:
+    def __init__(self, area: layout.WorkArea, version: str):
+        self.area = area
+        self.version = version
+        self.prefix = layout.hls_version_prefix(area.video_id, version)
+        self.uploader = media_store.FolderUploader(area.folder, self.prefix)
+
+    def encoding(self):
+        return self.uploader
+
+    def sync(self, playlists: list[Path]) -> None:
+        """Store each playlist (again) once every segment it lists is stored, in the order given
+        (rung playlists before the master playlist that names them)."""
+        for playlist in playlists:
+            if playlist.name == layout.RUNG_PLAYLIST:
+                for name, _ in parse_media_playlist(playlist):
+                    self.uploader.upload(playlist.parent / name).result()
+            key = self.prefix + playlist.relative_to(self.area.folder).as_posix()
+            media_store.file_upload(playlist, key, growing=True)
+
+    def complete(self) -> None:
+        self.uploader.finish()
+
+    def publish(self, *, previous_version: str) -> Callable[[], None]:
+        if not previous_version or previous_version == self.version:
+            return _nothing
+        return partial(_version_remove, self.area.video_id, previous_version)
+
+    def discard(self) -> None:
+        _version_remove(self.area.video_id, self.version)
+
+
+def source_path(video: Video, area: layout.WorkArea) -> str:
+    """A local path of the video's source for ffmpeg (downloaded to the work area in s3 mode)."""
+    if not media_store.enabled():
+        return video.source.path
+    media_store.file_download(video.source.name, area.source)
+    return str(area.source)
+
+
+def output_for(area: layout.WorkArea, version: str) -> LocalOutput | BucketOutput:
+    return BucketOutput(area, version) if media_store.enabled() else LocalOutput(area)
+
+
+def _nothing() -> None:
+    pass
+
+
+def _version_remove(video_id: int, version: str) -> None:
+    try:
+        media_store.prefix_delete(layout.hls_version_prefix(video_id, version))
+    except media_store.StoreError:
+        logger.warning("Could not delete version %s of video %s; the sweep retries", version, video_id)
+
+
+def video_leftovers_remove(video_id: int) -> None:
+    """Remove a video's unpublished output: local work folders, and in the bucket every version
+    but the one its row references (all of them once the row is gone)."""
+    layout.work_area_clean(video_id)
+    if not media_store.enabled():
+        return
+    current = Video.objects.filter(pk=video_id).values_list("hls_version", flat=True).first()
+    keep = layout.hls_version_prefix(video_id, current) if current else None
+    try:
+        media_store.prefix_delete(
+            layout.hls_video_prefix(video_id), keep=lambda key: keep is not None and key.startswith(keep)
+        )
+    except media_store.StoreError:
+        logger.warning("Could not remove the leftovers of video %s; the sweep retries", video_id)
+
+
+def video_unfinished_remove(video_id: int, *, keep_finished: bool) -> None:
+    """Remove what a video's transcodes left unfinished (after it failed for good): local work
+    folders and a first transcode's folder, and in the bucket every version its row no longer
+    references."""
+    layout.unfinished_output_remove(video_id, keep_finished=keep_finished)
+    video_leftovers_remove(video_id)
+
+
+def video_output_remove(video_id: int) -> None:
+    """Remove all HLS output of a deleted video, published or not."""
+    layout.video_files_remove(video_id)
+    if media_store.enabled():
+        try:
+            media_store.prefix_delete(layout.hls_video_prefix(video_id))
+        except media_store.StoreError:
+            logger.warning("Could not delete the HLS objects of deleted video %s", video_id)

@@ -80,11 +80,14 @@ class BucketOutput:
         _version_remove(self.area.video_id, self.version)
 
 
-def source_path(video: Video, area: layout.WorkArea) -> str:
-    """A local path of the video's source for ffmpeg (downloaded to the work area in s3 mode)."""
+def source_path(video: Video, area: layout.WorkArea, *, fetch: bool = True) -> str:
+    """A local path of the video's source for ffmpeg: in s3 mode a download in the work area
+    (made now, unless not `fetch`)."""
     if not media_store.enabled():
         return video.source.path
-    media_store.file_download(video.source.name, area.source)
+    if fetch:
+        area.source.parent.mkdir(parents=True, exist_ok=True)
+        media_store.file_download(video.source.name, area.source)
     return str(area.source)
 
 

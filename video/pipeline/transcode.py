@@ -132,8 +132,12 @@ def _has_complete_output(video: Video) -> bool:
 def _encode_and_publish(
     video: Video, job_id: str, area: layout.WorkArea, writer: _ProgressWriter, *, growing: bool
 ) -> str:
-    source = outputs.source_path(video, area)
-    probed = probe.ProbeResult.from_dict(video.source_probe) if video.source_probe else probe.probe(source)
+    if video.source_probe:
+        source = outputs.source_path(video, area, fetch=False)
+        probed = probe.ProbeResult.from_dict(video.source_probe)
+    else:
+        source = outputs.source_path(video, area)
+        probed = probe.probe(source)
     plan = ladder.build_plan(
         source=source,
         output_dir=area.folder,
@@ -147,6 +151,7 @@ def _encode_and_publish(
         ),
     )
     version = _prepare(video=video, job_id=job_id, area=area, plan=plan, growing=growing)
+    outputs.source_path(video, area)  # (after _prepare, which may clear the work area)
     store = outputs.output_for(area, version)
     made = progressive.Output(area, ladder.split_for_start(plan))
     starts = made.load()

@@ -102,10 +102,13 @@ class Output:
             for planned in group.rungs
         }
 
-    def load(self) -> list[int | None]:
-        """Read what earlier runs left (the served playlists, then ffmpeg's); return, per group, the
-        segment its ffmpeg starts at, or None when the group is complete."""
+    def load(self, *, published: Iterable[str] = ()) -> list[int | None]:
+        """Read what earlier runs left (the served playlists, then ffmpeg's; `published`: the rungs
+        viewers already have); return, per group, the segment its ffmpeg starts at, or None when the
+        group is complete."""
+        published = set(published)
         for rung in self.rungs.values():
+            rung.published = rung.name in published
             rung.folder.mkdir(parents=True, exist_ok=True)
             listed = playlists.parse_media_playlist(rung.served_playlist, missing_ok=True)
             for name, seconds in listed:

@@ -150,11 +150,12 @@ def _encode_and_publish(
             x264_params=settings.VIDEO_X264_PARAMS,
         ),
     )
-    version = _prepare(video=video, job_id=job_id, area=area, plan=plan, growing=growing)
+    version, resumed = _prepare(video=video, job_id=job_id, area=area, plan=plan, growing=growing)
     outputs.source_path(video, area)  # (after _prepare, which may clear the work area)
     store = outputs.output_for(area, version)
     made = progressive.Output(area, ladder.split_for_start(plan))
-    starts = made.load()
+    # Continuing a film viewers already watch: what they have stays published.
+    starts = made.load(published=video.rungs if resumed and growing and video.playable else ())
     thumbnail = "" if video.thumbnail else _make_thumbnail(source, area, probed)
     fields = {"duration": probed.duration, "source_width": probed.width, "source_height": probed.height}
     if thumbnail:
@@ -173,15 +174,16 @@ def _encode_and_publish(
 
 def _prepare(
     *, video: Video, job_id: str, area: layout.WorkArea, plan: ladder.TranscodePlan, growing: bool
-) -> str:
+) -> tuple[str, bool]:
     """Continue what an earlier run of the same plan left, or start afresh (taking a video that is
     published while it grows out of the catalogue until its new output is playable); return the
-    output's version (a new bucket prefix when starting afresh in s3 mode, else empty)."""
+    output's version (a new bucket prefix when starting afresh in s3 mode, else empty) and
+    whether it continues."""
     source_name = video.source.name
     version = progressive.plan_version(area, plan, source_name=source_name)
     if version is not None:
         logger.info("Transcode of video %s continues from its last finished segments", video.pk)
-        return version
+        return version, True
     if growing:
         Video.objects.filter(pk=video.pk, job_id=job_id).update(
             playable=False, rungs=[], transcoded_at=None, hls_version=""
@@ -191,7 +193,7 @@ def _prepare(
     layout.work_area_reset(area)
     version = uuid.uuid4().hex[:12] if media_store.enabled() else ""
     progressive.plan_write(area, plan, source_name=source_name, version=version)
-    return version
+    return version, False
 
 
 def _make_thumbnail(source: str, area: layout.WorkArea, probed: probe.ProbeResult) -> str:

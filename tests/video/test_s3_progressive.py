@@ -111,3 +111,40 @@ def test_on_s3_a_job_failing_for_good_mid_encode_removes_its_version(
     reload = bearer_client.get(f"/api/video/{video.pk}/120p/index.m3u8")
     assert reload.status_code == 404 and reload.json()["detail"]
     assert s3_media.keys(s3_media.bucket, "hls/") == []
+
+
+def test_on_s3_a_new_version_of_a_ready_film_is_uploaded_beside_the_old_one_which_keeps_playing(
+    s3_media, make_video, tmp_path, bearer_client, monkeypatch, django_capture_on_commit_callbacks, settings
+):
+    from video.pipeline import services
+
+    settings.VIDEO_RUNGS = ["120p"]
+    video = make_film(make_video, tmp_path / "film.mp4", width=640, height=360)
+    assert transcode.video_transcode(video_id=video.pk, job_id="growing") == Video.Status.READY
+    video.refresh_from_db()
+    old = video.hls_version
+
+    settings.VIDEO_RUNGS = ["120p", "360p"]
+    with django_capture_on_commit_callbacks(execute=True):
+        job_id = services.video_enqueue_transcode(video=video)
+    seen = []
+    original = transcode._Publisher.watch
+
+    def spy(self, encodes):
+        still_current = original(self, encodes)
+        row = Video.objects.get(pk=video.pk)
+        listed = [(item["id"], item["ready"]) for item in bearer_client.get("/api/video/").json()]
+        playlist = bearer_client.get(f"/api/video/{video.pk}/120p/index.m3u8")
+        seen.append(
+            (row.hls_version, row.rungs, listed, playlist.status_code, "#EXT-X-ENDLIST" in body(playlist))
+        )
+        return still_current
+
+    monkeypatch.setattr(transcode._Publisher, "watch", spy)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert transcode.video_transcode(video_id=video.pk, job_id=job_id) == Video.Status.READY
+
+    assert seen and all(moment == (old, ["120p"], [(video.pk, False)], 200, True) for moment in seen), seen
+    video.refresh_from_db()
+    assert video.hls_version != old and video.rungs == ["120p", "360p"]
+    assert {key.split("/")[2] for key in s3_media.keys(s3_media.bucket, "hls/")} == {video.hls_version}

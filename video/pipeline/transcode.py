@@ -126,12 +126,15 @@ def _start(*, video_id: int, job_id: str) -> Video | None:
 
 def _has_complete_output(video: Video) -> bool:
     """Viewers are watching a finished version (which must keep playing until the new one is done)."""
-    return video.playable and video.transcoded_at is not None and layout.video_dir(video.pk).is_dir()
+    if not video.playable or video.transcoded_at is None:
+        return False
+    if media_store.enabled():
+        return bool(video.hls_version)
+    return layout.video_dir(video.pk).is_dir()
 
 
-def _encode_and_publish(
-    video: Video, job_id: str, area: layout.WorkArea, writer: _ProgressWriter, *, growing: bool
-) -> str:
+def _plan(video: Video, area: layout.WorkArea) -> tuple[str, probe.ProbeResult, ladder.TranscodePlan]:
+    """Where ffmpeg reads the source, what the upload check read of it, and the ladder to make."""
     if video.source_probe:
         source = outputs.source_path(video, area, fetch=False)
         probed = probe.ProbeResult.from_dict(video.source_probe)
@@ -150,6 +153,13 @@ def _encode_and_publish(
             x264_params=settings.VIDEO_X264_PARAMS,
         ),
     )
+    return source, probed, plan
+
+
+def _encode_and_publish(
+    video: Video, job_id: str, area: layout.WorkArea, writer: _ProgressWriter, *, growing: bool
+) -> str:
+    source, probed, plan = _plan(video, area)
     version, resumed = _prepare(video=video, job_id=job_id, area=area, plan=plan, growing=growing)
     outputs.source_path(video, area)  # (after _prepare, which may clear the work area)
     store = outputs.output_for(area, version)

@@ -9,6 +9,7 @@ publishes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -83,8 +84,9 @@ def _start(*, video_id: int, job_id: str) -> Video | None:
 
 
 def _encode_and_publish(video: Video, job_id: str, output, on_progress) -> str:
-    area = output.area
-    source = output.source_path(video)
+    area, steps = output.area, _StepTimes()
+    with steps("source"):
+        source = output.source_path(video)
     probed = probe.ProbeResult.from_dict(video.source_probe) if video.source_probe else probe.probe(source)
     plan = ladder.build_plan(
         source=source,
@@ -99,9 +101,13 @@ def _encode_and_publish(video: Video, job_id: str, output, on_progress) -> str:
         ),
     )
     with output.encoding():
-        rungs = encode.transcode(plan, log_path=area.log, on_progress=on_progress)
-        output.complete()
-    thumbnail = "" if video.thumbnail else _make_thumbnail(source, area, probed)
+        with steps("encode"):
+            rungs = encode.transcode(plan, log_path=area.log, on_progress=on_progress)
+        with steps("store"):
+            output.complete()
+    with steps("thumbnail"):
+        thumbnail = "" if video.thumbnail else _make_thumbnail(source, area, probed)
+    logger.info("Transcode of video %s took %s", video.pk, steps)
     fields = {
         "duration": probed.duration,
         "source_width": probed.width,
@@ -159,6 +165,24 @@ def _record_failure(*, video_id: int, job_id: str, error: Exception, final_attem
     else:
         video_mark_retrying(video_id=video_id, job_id=job_id, reason=reason)
     return permanent
+
+
+class _StepTimes:
+    """Seconds each named step took, for the log (where a slow transcode spends its time)."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[name] = time.monotonic() - started
+
+    def __str__(self) -> str:
+        return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.seconds.items())
 
 
 class _ProgressWriter:

@@ -228,7 +228,7 @@ def compare_workers(args, work: Path, source: Path, store, table: Table) -> None
         "-",
         f"{walls[2]:.1f}",
         "report",
-        f"{walls[1] / walls[2]:.2f}x faster",
+        f"speed-up {walls[1] / walls[2]:.2f}x",
     )
 
 

@@ -87,3 +87,19 @@ def test_bad_source_fails_and_leaves_no_hls_objects(
     assert video.hls_version == ""
     assert s3_media.keys(s3_media.bucket, "hls/") == []
     assert local_files() == []
+
+
+def test_the_scratch_sweep_removes_work_areas_no_transcode_writes_to(make_video, landscape_clip):
+    from video.pipeline import recovery
+
+    done = make_video(landscape_clip, status=Video.Status.READY)
+    running = make_video(landscape_clip, status=Video.Status.PROCESSING)
+    areas = [layout.work_area_create(video.pk) for video in (done, running)]
+    areas[0].source.write_bytes(b"downloaded source")
+    gone = layout.work_area_create(done.pk + running.pk + 100)  # its row does not exist
+
+    assert recovery.scratch_sweep() == 2
+
+    assert not areas[0].folder.exists() and not areas[0].source.exists()
+    assert not gone.folder.exists()
+    assert areas[1].folder.is_dir()  # a transcode still writes there

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from video import layout
 from video.catalogue.cache import catalogue_invalidate
 from video.models import Video
 from video.pipeline import outputs
@@ -77,3 +78,24 @@ def _requeue(video: Video) -> bool:
         # Keep the count so a video that keeps killing its worker ends up failed.
         Video.objects.filter(pk=locked.pk).update(attempts=attempts)
     return True
+
+
+def scratch_sweep(*, older_than: float | None = None) -> int:
+    """Remove this host's work areas of videos no transcode is writing to any more: the row is gone,
+    or not processing, or processing without progress for `older_than` seconds (its worker died,
+    and the retry may run on another machine). Returns how many videos were cleaned."""
+    older_than = settings.VIDEO_STALE_AFTER_SECONDS if older_than is None else older_than
+    cutoff = timezone.now() - timedelta(seconds=older_than)
+    entries = layout.work_area_videos()
+    busy = set(
+        Video.objects.filter(
+            pk__in=entries, status=Video.Status.PROCESSING, updated_at__gte=cutoff
+        ).values_list("pk", flat=True)
+    )
+    cleaned = 0
+    for video_id, paths in entries.items():
+        if video_id not in busy:
+            for path in paths:
+                layout.remove(path)
+            cleaned += 1
+    return cleaned

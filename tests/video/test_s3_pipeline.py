@@ -93,13 +93,15 @@ def test_the_scratch_sweep_removes_work_areas_no_transcode_writes_to(make_video,
     from video.pipeline import recovery
 
     done = make_video(landscape_clip, status=Video.Status.READY)
-    running = make_video(landscape_clip, status=Video.Status.PROCESSING)
-    areas = [layout.work_area_create(video.pk) for video in (done, running)]
+    running = make_video(landscape_clip, status=Video.Status.PROCESSING, job_id="running-job")
+    abandoned = make_video(landscape_clip, status=Video.Status.PROCESSING, job_id="dead-job")
+    areas = [layout.work_area_create(video.pk) for video in (done, running, abandoned)]
     areas[0].source.write_bytes(b"downloaded source")
-    gone = layout.work_area_create(done.pk + running.pk + 100)  # its row does not exist
+    gone = layout.work_area_create(abandoned.pk + 100)  # its row does not exist
+    states = {"running-job": "started", "dead-job": "failed"}
 
-    assert recovery.scratch_sweep() == 2
+    assert recovery.scratch_sweep(job_status=states.get) == 3
 
     assert not areas[0].folder.exists() and not areas[0].source.exists()
-    assert not gone.folder.exists()
-    assert areas[1].folder.is_dir()  # a transcode still writes there
+    assert not areas[2].folder.exists() and not gone.folder.exists()
+    assert areas[1].folder.is_dir()  # its transcode still writes there

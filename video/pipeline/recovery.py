@@ -80,22 +80,20 @@ def _requeue(video: Video) -> bool:
     return True
 
 
-def scratch_sweep(*, older_than: float | None = None) -> int:
-    """Remove this host's work areas of videos no transcode is writing to any more: the row is gone,
-    or not processing, or processing without progress for `older_than` seconds (its worker died,
-    and the retry may run on another machine). Returns how many videos were cleaned."""
-    older_than = settings.VIDEO_STALE_AFTER_SECONDS if older_than is None else older_than
-    cutoff = timezone.now() - timedelta(seconds=older_than)
+def scratch_sweep(*, job_status: Callable[[str], str | None]) -> int:
+    """Remove this host's work areas of videos no transcode is writing to any more: the row is
+    gone, or is not processing, or its job is no longer live in RQ (its worker died; the retry
+    may run on another machine). Returns how many videos were cleaned."""
     entries = layout.work_area_videos()
-    busy = set(
-        Video.objects.filter(
-            pk__in=entries, status=Video.Status.PROCESSING, updated_at__gte=cutoff
-        ).values_list("pk", flat=True)
+    processing = dict(
+        Video.objects.filter(pk__in=entries, status=Video.Status.PROCESSING).values_list("pk", "job_id")
     )
     cleaned = 0
     for video_id, paths in entries.items():
-        if video_id not in busy:
-            for path in paths:
-                layout.remove(path)
-            cleaned += 1
+        job_id = processing.get(video_id)
+        if job_id and job_status(job_id) in LIVE_STATES:
+            continue
+        for path in paths:
+            layout.remove(path)
+        cleaned += 1
     return cleaned

@@ -106,7 +106,7 @@ containers-check: venv .venv-tools/.installed
 	@created=; if [ ! -f .env ]; then cp .env.example .env; created=1; fi; \
 	status=0; \
 	for files in "-f docker-compose.yml" "-f docker-compose.yml -f docker-compose.dev.yml"; do \
-		.venv-tools/bin/docker-compose --env-file .env.example $$files --profile proxy config --quiet \
+		.venv-tools/bin/docker-compose --env-file .env.example $$files --profile proxy --profile s3 config --quiet \
 			|| status=1; \
 	done; \
 	[ -z "$$created" ] || rm -f .env; \

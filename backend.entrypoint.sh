@@ -31,6 +31,19 @@ wait_for_postgres() {
     log "PostgreSQL at $DB_HOST:$DB_PORT is ready."
 }
 
+# The store may start after web (Compose starts them together): try for STORE_WAIT_TIMEOUT seconds.
+set_up_bucket() {
+    waited=0
+    until "$PYTHON" manage.py storage_setup; do
+        if [ "$waited" -ge "${STORE_WAIT_TIMEOUT:-60}" ]; then
+            log "ERROR: the media bucket could not be set up within ${STORE_WAIT_TIMEOUT:-60}s; giving up." >&2
+            exit 1
+        fi
+        waited=$((waited + 5))
+        sleep 5
+    done
+}
+
 wait_for_postgres
 
 case "${ENTRYPOINT_SETUP:-true}" in
@@ -41,8 +54,7 @@ case "${ENTRYPOINT_SETUP:-true}" in
         "$PYTHON" manage.py migrate --noinput
         "$PYTHON" manage.py ensure_superuser
         if [ "${MEDIA_STORAGE:-local}" = "s3" ]; then
-            log "Setting up the media bucket."
-            "$PYTHON" manage.py storage_setup
+            set_up_bucket
         fi
         ;;
     *)

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+from pathlib import Path
 
 import django_rq
 from django.conf import settings
@@ -49,9 +50,12 @@ def _check_storage() -> str | None:
     from video import media_store
 
     if not media_store.enabled():
-        root = settings.MEDIA_ROOT
-        if not (os.path.isdir(root) and os.access(root, os.W_OK)):
-            return f"MEDIA_ROOT ({root}) is not a writable folder."
+        # A MEDIA_ROOT not made yet is fine: storage creates it below its first existing parent.
+        existing = Path(settings.MEDIA_ROOT)
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not (existing.is_dir() and os.access(existing, os.W_OK)):
+            return f"MEDIA_ROOT ({settings.MEDIA_ROOT}) is not a writable folder."
         return None
     media_store.client().head_bucket(Bucket=media_store.bucket())
     return None

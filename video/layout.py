@@ -162,6 +162,20 @@ def work_area_clean(video_id: int) -> None:
             remove(path)
 
 
+def work_area_videos() -> dict[int, list[Path]]:
+    """The work folders and files below this host's hls/ (a transcode in progress or the
+    leftovers of a killed one, old outputs), by video id."""
+    root, found = hls_root(), {}
+    if not root.is_dir():
+        return found
+    for prefix in (WORK_PREFIX, OLD_PREFIX):
+        for path in root.glob(f"{prefix}*"):
+            video_id = path.name.removeprefix(prefix).partition("-")[0]
+            if video_id.isdigit():
+                found.setdefault(int(video_id), []).append(path)
+    return found
+
+
 def publish(area: WorkArea) -> Path:
     """Swap the work folder in as the video's folder; return the previous output's new name (to remove
     after the database commit), which does not exist when there was none (or the area was in place)."""

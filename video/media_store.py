@@ -180,6 +180,7 @@ class FolderUploader:
         self.folder, self.prefix = folder, prefix
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="hls-upload")
         self.sent: dict[Path, Future] = {}
+        self.sizes: dict[Path, int] = {}
         self.stopped = threading.Event()
         self.watcher = threading.Thread(target=self._watch, name="hls-watch", daemon=True)
 
@@ -197,6 +198,7 @@ class FolderUploader:
         """Queue one file of the folder (once); its key is the prefix plus its relative path."""
         if path not in self.sent:
             key = self.prefix + path.relative_to(self.folder).as_posix()
+            self.sizes[path] = path.stat().st_size
             self.sent[path] = self.pool.submit(file_upload, path, key)
         return self.sent[path]
 
@@ -205,6 +207,12 @@ class FolderUploader:
         self._stop_watching()
         segments, playlists = layout.output_files(self.folder)
         self._wait([self.upload(path) for path in segments])
+        # A safety net for the "finished" rule: a file that grew after its upload began goes again.
+        changed = [path for path in segments if path.stat().st_size != self.sizes[path]]
+        for path in changed:
+            logger.warning("%s changed after its upload started; uploading it again", path)
+            self.sent.pop(path)
+        self._wait([self.upload(path) for path in changed])
         for playlist in playlists:  # rung playlists, then the master playlist that lists them
             self._wait([self.upload(playlist)])
         return len(segments) + len(playlists)

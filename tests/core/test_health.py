@@ -85,3 +85,14 @@ def test_health_rejects_unknown_check_names(client):
 def test_health_check_uses_the_configured_queue_connection():
     connection = django_rq.get_connection("default")
     assert connection.connection_pool.connection_kwargs["db"] == settings.RQ_QUEUES["default"]["DB"]
+
+
+def test_health_reports_a_media_root_that_is_not_a_writable_folder(client, settings, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the media folder should be")
+    settings.MEDIA_ROOT = blocker / "media"
+
+    response = client.get("/api/health/?only=storage")
+
+    assert response.status_code == 503
+    assert "MEDIA_ROOT" in response.json()["errors"]["storage"][0]

@@ -87,3 +87,27 @@ def test_bad_source_fails_and_leaves_no_hls_objects(
     assert video.hls_version == ""
     assert s3_media.keys(s3_media.bucket, "hls/") == []
     assert local_files() == []
+
+
+def work_area(video_id: int) -> layout.WorkArea:
+    area = layout.WorkArea(video_id=video_id, in_place=False)
+    area.folder.mkdir(parents=True)
+    return area
+
+
+def test_the_scratch_sweep_removes_work_areas_no_transcode_writes_to(make_video, landscape_clip):
+    from video.pipeline import recovery
+
+    done = make_video(landscape_clip, status=Video.Status.READY)
+    running = make_video(landscape_clip, status=Video.Status.PROCESSING, job_id="running-job")
+    abandoned = make_video(landscape_clip, status=Video.Status.PROCESSING, job_id="dead-job")
+    areas = [work_area(video.pk) for video in (done, running, abandoned)]
+    areas[0].source.write_bytes(b"downloaded source")
+    gone = work_area(abandoned.pk + 100)  # its row does not exist
+    states = {"running-job": "started", "dead-job": "failed"}
+
+    assert recovery.scratch_sweep(job_status=states.get) == 3
+
+    assert not areas[0].folder.exists() and not areas[0].source.exists()
+    assert not areas[2].folder.exists() and not gone.folder.exists()
+    assert areas[1].folder.is_dir()  # its transcode still writes there

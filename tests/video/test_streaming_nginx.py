@@ -246,3 +246,18 @@ def test_behind_nginx_a_forged_x_forwarded_for_escapes_no_per_client_limit(
         except urllib.error.HTTPError as error:
             statuses.append(error.code)
     assert statuses == [400, 400, 429, 429]
+
+
+def test_with_media_in_the_bucket_thumbnails_through_nginx_redirect_to_the_store(
+    s3_media, nginx_url, transactional_db
+):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    jpeg = b"\xff\xd8\xff\xe0" + b"thumbnail" * 10
+    name = default_storage.save("thumbnails/in-bucket.jpg", ContentFile(jpeg))
+
+    status, _, body = fetch(f"{nginx_url}/media/{name}")  # urllib follows the redirect
+
+    assert status == 200 and body == jpeg
+    assert fetch(f"{nginx_url}/media/thumbnails/missing.jpg")[0] == 404  # the store's answer

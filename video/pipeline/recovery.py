@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from video import layout
 from video.catalogue.cache import catalogue_invalidate
 from video.models import Video
 from video.pipeline.queue import LIVE_STATES
@@ -76,3 +77,22 @@ def _requeue(video: Video) -> bool:
         # Keep the count so a video that keeps killing its worker ends up failed.
         Video.objects.filter(pk=locked.pk).update(attempts=attempts)
     return True
+
+
+def scratch_sweep(*, job_status: Callable[[str], str | None]) -> int:
+    """Remove this host's work areas of videos no transcode is writing to any more: the row is
+    gone, or is not processing, or its job is no longer live in RQ (its worker died; the retry
+    may run on another machine). Returns how many videos were cleaned."""
+    entries = layout.work_area_videos()
+    processing = dict(
+        Video.objects.filter(pk__in=entries, status=Video.Status.PROCESSING).values_list("pk", "job_id")
+    )
+    cleaned = 0
+    for video_id, paths in entries.items():
+        job_id = processing.get(video_id)
+        if job_id and job_status(job_id) in LIVE_STATES:
+            continue
+        for path in paths:
+            layout.remove(path)
+        cleaned += 1
+    return cleaned

@@ -106,6 +106,9 @@ class VideoflixWorker(Worker):
             recovered = recover_stale_videos()
             if recovered:
                 logger.warning("Stale-job sweep re-queued or failed %d video(s)", recovered)
+            cleaned = recovery.scratch_sweep(job_status=queue.job_status)
+            if cleaned:
+                logger.warning("Removed the scratch files of %d finished or abandoned transcode(s)", cleaned)
         except StopRequested:
             raise  # RQ's SIGTERM/SIGINT handler raises it wherever the worker is: stop, do not log it
         except Exception:

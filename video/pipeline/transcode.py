@@ -159,14 +159,17 @@ def _plan(video: Video, area: layout.WorkArea) -> tuple[str, probe.ProbeResult, 
 def _encode_and_publish(
     video: Video, job_id: str, area: layout.WorkArea, writer: _ProgressWriter, *, growing: bool
 ) -> str:
+    steps = _StepTimes()
     source, probed, plan = _plan(video, area)
     version, resumed = _prepare(video=video, job_id=job_id, area=area, plan=plan, growing=growing)
-    outputs.source_path(video, area)  # (after _prepare, which may clear the work area)
+    with steps("source"):
+        outputs.source_path(video, area)  # (after _prepare, which may clear the work area)
     store = outputs.output_for(area, version)
     made = progressive.Output(area, ladder.split_for_start(plan))
     # Continuing a film viewers already watch: what they have stays published.
     starts = made.load(published=video.rungs if resumed and growing and video.playable else ())
-    thumbnail = "" if video.thumbnail else _make_thumbnail(source, area, probed)
+    with steps("thumbnail"):
+        thumbnail = "" if video.thumbnail else _make_thumbnail(source, area, probed)
     fields = {"duration": probed.duration, "source_width": probed.width, "source_height": probed.height}
     if thumbnail:
         fields["thumbnail"] = thumbnail
@@ -174,9 +177,14 @@ def _encode_and_publish(
         job_id=job_id, made=made, store=store, starts=starts, fields=fields, growing=growing
     )
     with store.encoding():
-        if publisher.encode(writer) and _finish(job_id=job_id, made=made, store=store, fields=fields):
-            logger.info("Video %s is ready; encoder speed (media s per s): %s", video.pk, publisher.speeds())
-            return Video.Status.READY
+        with steps("encode"):
+            encoded = publisher.encode(writer)
+        with steps("store"):
+            ready = encoded and _finish(job_id=job_id, made=made, store=store, fields=fields)
+    logger.info("Transcode of video %s took %s", video.pk, steps)
+    if ready:
+        logger.info("Video %s is ready; encoder speed (media s per s): %s", video.pk, publisher.speeds())
+        return Video.Status.READY
     if thumbnail and not Video.objects.filter(pk=video.pk, thumbnail=thumbnail).exists():
         default_storage.delete(thumbnail)
     return SUPERSEDED
@@ -348,6 +356,24 @@ def _record_failure(*, video_id: int, job_id: str, error: Exception, final_attem
     else:
         video_mark_retrying(video_id=video_id, job_id=job_id, reason=reason)
     return permanent
+
+
+class _StepTimes:
+    """Seconds each named step took, for the log (where a slow transcode spends its time)."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[name] = time.monotonic() - started
+
+    def __str__(self) -> str:
+        return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.seconds.items())
 
 
 class _ProgressWriter:

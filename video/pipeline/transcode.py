@@ -17,6 +17,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from django.conf import settings
@@ -168,25 +169,26 @@ def _encode_and_publish(
     made = progressive.Output(area, ladder.split_for_start(plan))
     # Continuing a film viewers already watch: what they have stays published.
     starts = made.load(published=video.rungs if resumed and growing and video.playable else ())
-    with steps("thumbnail"):
-        thumbnail = "" if video.thumbnail else _make_thumbnail(source, area, probed)
+    thumbnail = _Thumbnail(None if video.thumbnail else (source, area, probed))
     fields = {"duration": probed.duration, "source_width": probed.width, "source_height": probed.height}
-    if thumbnail:
-        fields["thumbnail"] = thumbnail
     publisher = _Publisher(
         job_id=job_id, made=made, store=store, starts=starts, fields=fields, growing=growing
     )
-    with store.encoding():
-        with steps("encode"):
-            encoded = publisher.encode(writer)
-        with steps("store"):
-            ready = encoded and _finish(job_id=job_id, made=made, store=store, fields=fields)
-    logger.info("Transcode of video %s took %s", video.pk, steps)
+    publisher.thumbnail, ready = thumbnail, False
+    try:
+        with store.encoding():
+            with steps("encode"):
+                encoded = publisher.encode(writer)
+            with steps("store"):
+                fields |= thumbnail.fields() if encoded else {}
+                ready = encoded and _finish(job_id=job_id, made=made, store=store, fields=fields)
+    finally:
+        if not ready:
+            thumbnail.discard(video.pk)
+    logger.info("Transcode of video %s took %s (thumbnail %s)", video.pk, steps, thumbnail)
     if ready:
         logger.info("Video %s is ready; encoder speed (media s per s): %s", video.pk, publisher.speeds())
         return Video.Status.READY
-    if thumbnail and not Video.objects.filter(pk=video.pk, thumbnail=thumbnail).exists():
-        default_storage.delete(thumbnail)
     return SUPERSEDED
 
 
@@ -220,6 +222,45 @@ def _make_thumbnail(source: str, area: layout.WorkArea, probed: probe.ProbeResul
         return default_storage.save(f"thumbnails/{uuid.uuid4().hex}.jpg", File(handle))
 
 
+class _Thumbnail:
+    """The thumbnail staff did not give, made in a thread while the encoders start, so the film
+    waits for neither: it is published with it (`ready()`) and stored on the row."""
+
+    def __init__(self, arguments: tuple | None):
+        self.future, self.started = None, time.monotonic()
+        self.seconds: float | None = None
+        if arguments is not None:
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="thumbnail")
+            self.future = pool.submit(self._make, *arguments)
+            pool.shutdown(wait=False)  # its one thread ends with the thumbnail
+
+    def _make(self, *arguments) -> str:
+        try:
+            return _make_thumbnail(*arguments)
+        finally:
+            self.seconds = time.monotonic() - self.started
+
+    def ready(self) -> bool:
+        return self.future is None or self.future.done()
+
+    def fields(self) -> dict:
+        """The row's thumbnail field (waits for it; raises what making it raised)."""
+        return {} if self.future is None else {"thumbnail": self.future.result()}
+
+    def discard(self, video_id: int) -> None:
+        """Delete a thumbnail made for a job that published nothing (once it is made)."""
+        if self.future is None or self.future.exception() is not None:
+            return
+        name = self.future.result()
+        if not Video.objects.filter(pk=video_id, thumbnail=name).exists():
+            default_storage.delete(name)
+
+    def __str__(self) -> str:
+        if self.future is None:
+            return "given by staff"
+        return "not finished" if self.seconds is None else f"{self.seconds:.1f} s, alongside"
+
+
 class _Publisher:
     """Runs the ffmpeg processes and, every half second, takes in their finished segments, writes
     progress and (for a video published while it grows) stores the grown playlists of published
@@ -229,6 +270,7 @@ class _Publisher:
         self.job_id, self.output, self.store, self.fields = job_id, made, store, fields
         self.area, self.growing = made.area, growing
         self.writer: _ProgressWriter | None = None
+        self.thumbnail: _Thumbnail | None = None
         self.measured: list[float] = []
         self.running = [index for index, start in enumerate(starts) if start is not None]
         self.starts = starts
@@ -276,6 +318,10 @@ class _Publisher:
         first = not self.output.published()
         if not ready or (first and not set(self.output.start_rungs()) <= set(ready)):
             return True
+        if first and not self.thumbnail.ready():
+            return True  # the catalogue shows the film with its thumbnail, a moment later
+        if first:
+            self.fields |= self.thumbnail.fields()
         for name in ready:
             self.output.rungs[name].published = True
         master = _write_master(self.output, self.output.published())

@@ -26,6 +26,7 @@ FFMPEG_NICENESS = 10
 # for) take the CPU first and run well ahead of real time; the others get what is left.
 LATER_RUNGS_EXTRA_NICENESS = 5
 THUMBNAIL_TIMEOUT = 300
+STEADY_AFTER = 2.0  # seconds of output before an encoder's speed is measured without its start
 
 _INVALID_INPUT = re.compile(
     r"Invalid data found when processing input|moov atom not found|No such file or directory|"
@@ -118,7 +119,11 @@ def run_ffmpeg(
 
 class RunningEncode:
     """One ffmpeg process writing `-progress pipe:1`, followed by a thread: `position` is how many
-    seconds of media it has encoded in this run, `speed` media seconds per wall-clock second."""
+    seconds of media it has encoded in this run, `speed` media seconds per wall-clock second.
+
+    The speed is measured from ffmpeg's first output on, once that is STEADY_AFTER seconds old:
+    what it will do next, without its one-time start (opening the input, x264's lookahead), which
+    made a fast encoder look slow for its first seconds."""
 
     def __init__(self, command: Sequence[str], *, log_path: str | os.PathLike, extra_niceness: int = 0):
         self.log = open(log_path, "wb")  # noqa: SIM115 - closed by close(), after the process
@@ -133,6 +138,7 @@ class RunningEncode:
         self.started_at = time.monotonic()
         self.ended_at: float | None = None
         self.position = 0.0
+        self.first_output: tuple[float, float] | None = None  # (when, position)
         self.reader = threading.Thread(target=self._follow, daemon=True)
         self.reader.start()
 
@@ -142,6 +148,8 @@ class RunningEncode:
             if key == "out_time_us":
                 with contextlib.suppress(ValueError):
                     self.position = max(self.position, int(value) / 1e6)
+                if self.first_output is None and self.position > 0:
+                    self.first_output = (time.monotonic(), self.position)
 
     @property
     def running(self) -> bool:
@@ -152,7 +160,10 @@ class RunningEncode:
     @property
     def speed(self) -> float:
         self.running  # noqa: B018 - records the end time
-        elapsed = (self.ended_at or time.monotonic()) - self.started_at
+        now = self.ended_at or time.monotonic()
+        if self.first_output is not None and now - self.first_output[0] >= STEADY_AFTER:
+            return (self.position - self.first_output[1]) / (now - self.first_output[0])
+        elapsed = now - self.started_at
         return self.position / elapsed if elapsed > 0 else 0.0
 
     def close(self) -> None:

@@ -3,8 +3,11 @@
 // and the failure reason in place, while any shown video is pending or processing.
 import "./status.css";
 
-const POLL_MS = 2000;
+const POLL_MS = 1000;
 const ACTIVE = new Set(["pending", "processing"]);
+
+// What the browser tests read: every progress value shown, in order.
+window.vfStatus = { progress: [] };
 
 function progressBar(cell) {
   let bar = cell.querySelector("progress.vf-progress");
@@ -23,7 +26,7 @@ function progressBar(cell) {
 function showProgress(cell, percent) {
   const bar = progressBar(cell);
   bar.value = percent;
-  bar.dataset.value = String(percent);
+  window.vfStatus.progress.push(percent);
   cell.querySelector(".vf-progress-label").textContent = ` ${percent}%`;
 }
 

@@ -9,6 +9,7 @@ import Dashboard from "@uppy/dashboard";
 import Tus from "@uppy/tus";
 import "@uppy/core/css/style.min.css";
 import "@uppy/dashboard/css/style.min.css";
+import "./uploader.css";
 
 // One entry per way of sending the file; a browser-to-bucket backend would add its plugin here.
 const BACKENDS = {
@@ -39,7 +40,7 @@ function uploadId(uploadUrl) {
 function mount(element) {
   const form = element.closest("form");
   const input = document.getElementById(element.dataset.input);
-  const message = element.parentElement.querySelector(".vf-upload-message");
+  const message = element.closest(".vf-upload").querySelector(".vf-upload-message");
   const required = element.dataset.required === "true";
   const saveButtons = form.querySelectorAll(".submit-row input[type=submit]");
   const allowSaving = (allowed) => saveButtons.forEach((button) => { button.disabled = !allowed; });

@@ -36,12 +36,12 @@ class ResumableUploadWidget(forms.Widget):
     def render(self, name, value, attrs=None, renderer=None):
         input_id = (attrs or {}).get("id") or f"id_{name}"
         return format_html(
-            '<input type="hidden" name="{}" id="{}" value="{}">'
+            '<div class="vf-upload"><input type="hidden" name="{}" id="{}" value="{}">'
             '<div class="vf-uploader" data-backend="{}" data-endpoint="{}" data-max-bytes="{}" '
             'data-input="{}" data-required="{}"></div>'
             '<p class="vf-upload-message" role="alert" hidden></p>'
             '<noscript><p class="help">The resumable uploader needs JavaScript; use the Source field '
-            "above instead.</p></noscript>",
+            "above instead.</p></noscript></div>",
             name,
             input_id,
             value or "",

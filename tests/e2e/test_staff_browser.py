@@ -1,0 +1,173 @@
+"""Staff in a real browser (Debian's Chromium through Playwright) against a real gunicorn and RQ
+worker: a resumable upload that survives a closed page, the live progress of its transcode, the
+preview player, and a refused file. Screenshots of each final state go to tests/e2e/output/.
+
+The network is throttled with the DevTools protocol (Network.emulateNetworkConditions), so the
+page can be closed half way through the upload; what the server holds is read from its upload
+folder, and the bytes sent after the resume are the server's offsets before and after.
+"""
+
+import hashlib
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.factories import CategoryFactory, UserFactory
+from tests.support import BASE_DIR, gunicorn, live_env, make_clip, rq_worker, wait_until
+from video.models import Video
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+BUNDLES = BASE_DIR / "frontend" / "dist" / "staff"
+OUTPUT = BASE_DIR / "tests" / "e2e" / "output"
+PASSWORD = "Sturdy-Passw0rd!"
+UPLOAD_BYTES_PER_SECOND = 2_000_000
+FILE_INPUT = '.vf-uploader input[name="files[]"]'
+
+
+@pytest.fixture
+def staff_site(browser, settings, tmp_path):
+    """gunicorn and a worker sharing this test's database, media and upload folders; a staff login."""
+    if not (BUNDLES / "uploader.js").exists():
+        pytest.skip("The admin's bundles are missing; build them with: npm ci && npm run build")
+    settings.VIDEO_UPLOAD_DIR.mkdir()
+    staff = UserFactory(email="staff@example.com", password=PASSWORD, is_staff=True, is_superuser=True)
+    env = live_env(
+        settings,
+        ALLOWED_HOSTS="127.0.0.1",
+        VIDEO_UPLOAD_DIR=settings.VIDEO_UPLOAD_DIR,
+        VIDEO_RUNGS="120p,360p,480p",
+        VIDEO_HLS_SEGMENT_SECONDS=2,
+    )
+    with gunicorn(env, tmp_path) as web, rq_worker(env, tmp_path):
+        context = browser.new_context(viewport={"width": 1280, "height": 1000})
+        login = context.new_page()
+        login.goto(f"{web.url}/admin/login/")
+        login.fill("#id_username", staff.email)
+        login.fill("#id_password", PASSWORD)
+        login.click("input[type=submit]")
+        login.wait_for_url(f"{web.url}/admin/")
+        login.close()
+        yield web.url, context
+
+
+def screenshot(page, name: str) -> None:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=True)
+
+
+def throttled_add_page(context, url: str):
+    page = context.new_page()
+    devtools = context.new_cdp_session(page)
+    devtools.send("Network.enable")
+    devtools.send(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": 5,
+            "downloadThroughput": -1,
+            "uploadThroughput": UPLOAD_BYTES_PER_SECOND,
+        },
+    )
+    page.goto(f"{url}/admin/video/video/add/")
+    page.wait_for_selector(FILE_INPUT, state="attached")
+    return page
+
+
+def received(upload_dir: Path) -> int:
+    """Bytes the server holds of the one upload in progress."""
+    parts = list(upload_dir.glob("*.part"))
+    return parts[0].stat().st_size if len(parts) == 1 else 0
+
+
+def settled(upload_dir: Path) -> int:
+    """The server's offset once it stops growing (the closed page's request has ended)."""
+    last = -1
+    while (now := received(upload_dir)) != last:
+        last = now
+        time.sleep(1)
+    return now
+
+
+def test_an_upload_resumes_after_the_page_is_closed_becomes_ready_and_plays_in_the_preview(
+    staff_site, settings, tmp_path
+):
+    url, context = staff_site
+    film = make_clip(tmp_path / "Long film.mp4", width=854, height=480, seconds=30)
+    size = film.stat().st_size
+    category = CategoryFactory(name="Drama")
+    upload_dir = Path(settings.VIDEO_UPLOAD_DIR)
+
+    first = throttled_add_page(context, url)
+    first.set_input_files(FILE_INPUT, str(film))
+    assert wait_until(lambda: received(upload_dir) > size * 0.3, timeout=60), "the upload did not start"
+    assert first.get_attribute(".vf-uploader", "data-state") == "uploading"
+    first.close()
+    held = settled(upload_dir)
+    assert 0 < held < size
+
+    second = throttled_add_page(context, url)
+    requests = []
+    second.on("request", lambda request: requests.append((request.method, request.url, request.headers)))
+    second.set_input_files(FILE_INPUT, str(film))
+    second.wait_for_selector('.vf-uploader[data-state="accepted"]', timeout=120_000)
+
+    uploads = [(method, headers) for method, address, headers in requests if "/uploads/" in address]
+    assert "POST" not in [method for method, _ in uploads], "a new upload was created instead of resuming"
+    patches = [headers for method, headers in uploads if method == "PATCH"]
+    assert int(patches[0]["upload-offset"]) == held  # resumed where the server stopped, not at zero
+    sent_after_resume = size - held
+    assert sent_after_resume < size
+    part = next(upload_dir.glob("*.part"))
+    assert hashlib.sha256(part.read_bytes()).hexdigest() == hashlib.sha256(film.read_bytes()).hexdigest()
+
+    second.fill("#id_title", "Resumed film")
+    second.evaluate(
+        "(id) => document.getElementById('id_category').add(new Option('Drama', id, true, true))", category.pk
+    )
+    second.click("input[name=_continue]")
+    second.wait_for_selector("#vf-status")
+    video = Video.objects.get(title="Resumed film")
+    assert video.original_filename == "Long film.mp4"
+    assert (
+        hashlib.sha256(Path(video.source.path).read_bytes()).digest()
+        == hashlib.sha256(film.read_bytes()).digest()
+    )
+
+    second.wait_for_function(
+        "document.querySelector('.field-status .readonly').textContent.trim() === 'Ready'", timeout=180_000
+    )
+    shown = second.evaluate("window.vfStatus.progress")
+    assert any(0 < value < 100 for value in shown), f"the progress bar did not move: {shown}"
+    assert shown[-1] == 100 and shown == sorted(shown)
+    screenshot(second, "upload-ready")
+
+    second.reload()
+    rungs = second.locator(".vf-preview-rungs tbody tr").evaluate_all("rows => rows.map(r => r.dataset.rung)")
+    assert rungs == ["120p", "360p", "480p"]
+    second.evaluate("document.getElementById('vf-preview-video').play()")
+    second.wait_for_function("document.getElementById('vf-preview-video').currentTime > 1.5", timeout=60_000)
+    played = second.evaluate("window.vfPreview")
+    assert played["errors"] == [] and played["fragments"] > 0
+    assert second.locator("#vf-preview-rung option").count() == 4  # automatic and three rungs
+    screenshot(second, "preview-playing")
+
+
+def test_a_text_file_renamed_mp4_is_refused_on_the_page_with_the_servers_sentence(
+    staff_site, settings, tmp_path
+):
+    url, context = staff_site
+    text = tmp_path / "notes.mp4"
+    text.write_bytes(b"Dear staff, this is a text file.\n" * 200)
+
+    page = throttled_add_page(context, url)
+    page.set_input_files(FILE_INPUT, str(text))
+    page.wait_for_selector('.vf-uploader[data-state="refused"]', timeout=60_000)
+
+    message = page.locator(".vf-upload-message")
+    assert message.is_visible() and message.bounding_box()["width"] > 300
+    assert "could not be read as a video" in message.text_content()
+    assert page.locator("input[name=_save]").is_disabled()
+    assert list(Path(settings.VIDEO_UPLOAD_DIR).iterdir()) == []
+    screenshot(page, "refused-text-file")

@@ -127,7 +127,7 @@ def test_an_upload_resumes_after_the_page_is_closed_becomes_ready_and_plays_in_t
         "(id) => document.getElementById('id_category').add(new Option('Drama', id, true, true))", category.pk
     )
     second.click("input[name=_continue]")
-    second.wait_for_selector("#vf-status")
+    second.wait_for_selector("#vf-status", state="attached")
     video = Video.objects.get(title="Resumed film")
     assert video.original_filename == "Long film.mp4"
     assert (

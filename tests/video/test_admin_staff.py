@@ -90,7 +90,7 @@ def test_a_ready_video_shows_its_preview_with_rungs_sizes_bitrates_and_thumbnail
     assert f'data-master="/admin/video/video/{ready_video.pk}/preview/master.m3u8"' in page
     rows = re.findall(r'<tr data-rung="(\d+p)">(.*?)</tr>', page, re.S)
     assert [name for name, _ in rows] == ["120p", "360p"]
-    assert "bit/s" in rows[0][1] and re.search(r"\d+(\.\d+)?\s(KB|bytes|MB)", rows[0][1])
+    assert "kbit/s" in rows[0][1] and re.search(r"\d+(\.\d+)?\s(KB|bytes|MB)", rows[0][1])
     assert ready_video.thumbnail and ready_video.thumbnail.url in page
 
 

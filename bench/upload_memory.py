@@ -1,12 +1,13 @@
 """Resumable upload (tus) vs the plain admin form: throughput and the web process's memory for one
 large file on loopback.
 
-    .venv/bin/python bench/upload_memory.py [--size-mb 1024] [--keep]
+    .venv/bin/python bench/upload_memory.py [--size-mb 1024] [--runs 2] [--keep]
 
 Starts its own gunicorn (one worker, as the image configures it: gunicorn.conf.py) against a
 throw-away database (`DB_NAME=videoflix_upload_bench`, dropped at the end) and Redis databases
 12/13, makes a film of about `--size-mb` (uncompressed video in AVI, so ffmpeg writes it in
-seconds and the upload checks accept it), logs a staff member in, and uploads it twice:
+seconds and the upload checks accept it), logs a staff member in, and uploads it `--runs` times
+through each path, alternating (the best run of each counts):
 
 - tus: one POST (creation) and one PATCH with the whole file, as tus-js-client sends it, then the
   add form saved with the upload's id;
@@ -176,6 +177,9 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--size-mb", type=int, default=1024, help="size of the film (default 1024)")
+    parser.add_argument(
+        "--runs", type=int, default=2, help="uploads per path, alternating; best kept (default 2)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
     require_tools("ffmpeg", "ffprobe")
@@ -210,31 +214,38 @@ def main() -> int:
         film = make_film(work / "film.avi", args.size_mb)
         size_mb = film.stat().st_size / 1024 / 1024
 
-        table = Table(["path", "MB", "seconds", "MB/s", "RSS before MB", "RSS peak MB", "RSS growth MB"])
-        rates, growth = {}, {}
+        table = Table(
+            ["path", "run", "MB", "seconds", "MB/s", "RSS before MB", "RSS peak MB", "RSS growth MB"]
+        )
+        rates, growth = {"plain": 0.0, "tus": 0.0}, {"plain": 0.0, "tus": 0.0}
         with gunicorn(env, work, workers=1) as web:
             pid = web_worker_pid(web.process.pid)
             session = admin_session(web.url, "bench@example.com", password)
-            for name, upload in (("plain", upload_plain), ("tus", upload_tus)):
-                print(f"Uploading through {name}...", flush=True)
-                with RssSampler(pid) as rss:
-                    started = time.perf_counter()
-                    upload(session, web.url, film, category.pk)
-                    seconds = time.perf_counter() - started
-                rates[name], growth[name] = size_mb / seconds, rss.peak - rss.before
-                table.add(
-                    name,
-                    f"{size_mb:.0f}",
-                    f"{seconds:.1f}",
-                    f"{rates[name]:.0f}",
-                    f"{rss.before:.0f}",
-                    f"{rss.peak:.0f}",
-                    f"{growth[name]:.0f}",
-                )
+            for run in range(1, args.runs + 1):
+                for name, upload in (("plain", upload_plain), ("tus", upload_tus)):
+                    print(f"Uploading through {name} (run {run})...", flush=True)
+                    with RssSampler(pid) as rss:
+                        started = time.perf_counter()
+                        upload(session, web.url, film, category.pk)
+                        seconds = time.perf_counter() - started
+                    rates[name] = max(rates[name], size_mb / seconds)
+                    growth[name] = max(growth[name], rss.peak - rss.before)
+                    table.add(
+                        name,
+                        run,
+                        f"{size_mb:.0f}",
+                        f"{seconds:.1f}",
+                        f"{size_mb / seconds:.0f}",
+                        f"{rss.before:.0f}",
+                        f"{rss.peak:.0f}",
+                        f"{rss.peak - rss.before:.0f}",
+                    )
+                    # Each run stores a source; drop it so the disk holds one copy at a time.
+                    shutil.rmtree(Path(env["MEDIA_ROOT"]) / "sources", ignore_errors=True)
         table.print()
         ratio = rates["tus"] / rates["plain"]
-        print(f"\ntus / plain rate: {ratio:.0%} (bar: at least {RATE_BAR:.0%})")
-        print(f"tus RSS growth: {growth['tus']:.0f} MB (bar: under {RSS_GROWTH_BAR_MB} MB)")
+        print(f"\ntus / plain rate (best runs): {ratio:.0%} (bar: at least {RATE_BAR:.0%})")
+        print(f"tus RSS growth (largest): {growth['tus']:.0f} MB (bar: under {RSS_GROWTH_BAR_MB} MB)")
         missed = growth["tus"] >= RSS_GROWTH_BAR_MB or ratio < RATE_BAR
         print("BAR MISSED" if missed else "Bars met.")
         return 1 if missed else 0

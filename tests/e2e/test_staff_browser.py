@@ -8,6 +8,7 @@ folder, and the bytes sent after the resume are the server's offsets before and 
 """
 
 import hashlib
+import re
 import time
 from pathlib import Path
 
@@ -41,15 +42,20 @@ def staff_site(browser, settings, tmp_path):
         VIDEO_HLS_SEGMENT_SECONDS=2,
     )
     with gunicorn(env, tmp_path) as web, rq_worker(env, tmp_path):
-        context = browser.new_context(viewport={"width": 1280, "height": 1000})
-        login = context.new_page()
-        login.goto(f"{web.url}/admin/login/")
-        login.fill("#id_username", staff.email)
-        login.fill("#id_password", PASSWORD)
-        login.click("input[type=submit]")
-        login.wait_for_url(f"{web.url}/admin/")
-        login.close()
-        yield web.url, context
+        yield web.url, logged_in(browser, web.url, staff.email)
+
+
+def logged_in(browser, url: str, email: str, **options):
+    """A browser context with a staff member logged into the admin through its login page."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000}, **options)
+    login = context.new_page()
+    login.goto(f"{url}/admin/login/")
+    login.fill("#id_username", email)
+    login.fill("#id_password", PASSWORD)
+    login.click("input[type=submit]")
+    login.wait_for_url(f"{url}/admin/")
+    login.close()
+    return context
 
 
 def screenshot(page, name: str) -> None:
@@ -128,6 +134,8 @@ def test_an_upload_resumes_after_the_page_is_closed_becomes_ready_and_plays_in_t
     )
     second.click("input[name=_continue]")
     second.wait_for_selector("#vf-status", state="attached")
+    listed = context.new_page()
+    listed.goto(f"{url}/admin/video/video/")
     video = Video.objects.get(title="Resumed film")
     assert video.original_filename == "Long film.mp4"
     assert (
@@ -142,6 +150,13 @@ def test_an_upload_resumes_after_the_page_is_closed_becomes_ready_and_plays_in_t
     assert any(0 < value < 100 for value in shown), f"the progress bar did not move: {shown}"
     assert shown[-1] == 100 and shown == sorted(shown)
     screenshot(second, "upload-ready")
+    # The list updates by itself too.
+    listed.wait_for_function(
+        "document.querySelector('#result_list td.field-status').textContent.trim() === 'Ready'",
+        timeout=60_000,
+    )
+    assert listed.locator("#result_list td.field-progress_display progress").get_attribute("value") == "100"
+    screenshot(listed, "list-ready")
 
     second.reload()
     rungs = second.locator(".vf-preview-rungs tbody tr").evaluate_all("rows => rows.map(r => r.dataset.rung)")
@@ -171,3 +186,53 @@ def test_a_text_file_renamed_mp4_is_refused_on_the_page_with_the_servers_sentenc
     assert page.locator("input[name=_save]").is_disabled()
     assert list(Path(settings.VIDEO_UPLOAD_DIR).iterdir()) == []
     screenshot(page, "refused-text-file")
+
+
+def test_an_upload_can_be_paused_resumed_and_cancelled_which_removes_it_on_the_server(
+    staff_site, settings, tmp_path
+):
+    url, context = staff_site
+    film = make_clip(tmp_path / "film.mp4", width=854, height=480, seconds=20)
+    upload_dir = Path(settings.VIDEO_UPLOAD_DIR)
+
+    page = throttled_add_page(context, url)
+    page.set_input_files(FILE_INPUT, str(film))
+    assert wait_until(lambda: received(upload_dir) > 0, timeout=60)
+    page.click('button[title="Pause upload"]')
+    paused_at = settled(upload_dir)
+    time.sleep(2)
+    assert received(upload_dir) == paused_at < film.stat().st_size  # nothing is sent while paused
+    page.click('button[title="Resume upload"]')
+    assert wait_until(lambda: received(upload_dir) > paused_at, timeout=30)
+
+    page.click("button.uppy-DashboardContent-back")  # "Cancel": tus termination (DELETE)
+    assert wait_until(lambda: not any(upload_dir.iterdir()), timeout=30), list(upload_dir.iterdir())
+    assert page.get_attribute(".vf-uploader", "data-state") == ""
+    assert page.locator("input[name=_save]").is_disabled()
+
+
+def test_without_javascript_the_plain_source_field_uploads_the_film(staff_site, browser, tmp_path):
+    url, _ = staff_site
+    film = make_clip(tmp_path / "Plain film.mp4", width=320, height=180, seconds=3)
+    category = CategoryFactory(name="Comedy")
+    context = logged_in(browser, url, "staff@example.com", java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{url}/admin/video/video/add/")
+
+    assert page.locator("input[type=file][name=source]").is_visible()
+    assert page.locator(".vf-uploader").inner_html() == ""  # nothing mounted it
+    page.fill("#id_title", "Plain film")
+    page.set_input_files("input[type=file][name=source]", str(film))
+    # The category field is the admin's autocomplete, which needs JavaScript to offer choices; the
+    # option a choice would add is added from outside the page.
+    page.evaluate(
+        "(id) => document.getElementById('id_category').add(new Option('Comedy', id, true, true))",
+        category.pk,
+    )
+    page.click("input[name=_continue]")
+    page.wait_for_url(re.compile(r".*/admin/video/video/\d+/change/"))
+
+    video = Video.objects.get(title="Plain film")
+    assert video.original_filename == "Plain film.mp4"
+    assert Path(video.source.path).read_bytes() == film.read_bytes()
+    screenshot(page, "plain-form-saved")

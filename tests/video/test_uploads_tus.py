@@ -268,3 +268,17 @@ def test_the_add_page_renders_the_uploader_and_keeps_the_plain_field(admin_clien
     assert 'class="vf-uploader" data-backend="tus" data-endpoint="/admin/video/video/uploads/"' in page
     assert 'type="file" name="source"' in page  # the form without JavaScript
     assert "staff/uploader.js" in page
+
+
+def test_while_a_request_writes_to_an_upload_others_on_it_answer_423_and_change_nothing(admin_client):
+    location = create(admin_client, 100)
+    upload = store.get(upload_id(location))
+
+    with store.appending(upload):  # a PATCH still reading its body
+        assert patch(admin_client, location, 0, b"abc").status_code == 423
+        assert admin_client.delete(location, headers=TUS).status_code == 423
+        assert services.upload_sweep(now=time.time() + 10 * 24 * 3600) == 0
+
+    assert store.get(upload.id).offset == 0
+    assert admin_client.delete(location, headers=TUS).status_code == 204
+    assert stored_files() == []

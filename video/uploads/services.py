@@ -5,6 +5,7 @@ once abandoned. Refusals carry a sentence for staff and an HTTP status for the p
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -75,7 +76,7 @@ def upload_receive(*, upload: Upload, stream, offset: int, content_length: int) 
     """Append up to `content_length` bytes from `stream` at `offset` (which must be the upload's
     current offset); once the last byte is in, run the upload checks. A connection that drops
     keeps what arrived, so the client resumes from there."""
-    with store.appending(upload) as part:
+    with _locked(upload) as part:
         upload = store.get(upload.id)  # as it is now that no other writer can change it
         if upload is None:
             raise UploadRefused(HTTPStatus.NOT_FOUND, NOT_FOUND)
@@ -88,10 +89,20 @@ def upload_receive(*, upload: Upload, stream, offset: int, content_length: int) 
         if offset + content_length > upload.length:
             raise too_large(offset + content_length)
         _copy(stream, part, content_length)
-    upload = store.update(upload, expires_at=store.expiry())
-    if upload.offset == upload.length:
-        upload = _finish(upload)
+        # Still under the lock: termination and the sweep take it too, so none ran meanwhile.
+        upload = store.update(upload, expires_at=store.expiry())
+        if upload.offset == upload.length:
+            upload = _finish(upload)
     return upload
+
+
+@contextlib.contextmanager
+def _locked(upload: Upload):
+    try:
+        with store.appending(upload) as part:
+            yield part
+    except FileNotFoundError as error:  # terminated or swept a moment ago
+        raise UploadRefused(HTTPStatus.NOT_FOUND, NOT_FOUND) from error
 
 
 def _copy(stream, part, content_length: int) -> None:
@@ -123,7 +134,9 @@ def _finish(upload: Upload) -> Upload:
 
 
 def upload_delete(*, upload: Upload) -> None:
-    store.remove(upload)
+    """Termination: remove the upload; UploadBusy while a request still writes to it."""
+    with contextlib.suppress(FileNotFoundError), store.appending(upload):
+        store.remove(upload)
 
 
 @dataclass(frozen=True)
@@ -166,9 +179,13 @@ def upload_sweep(*, now: float | None = None) -> int:
     now = time.time() if now is None else now
     removed = 0
     for upload in store.all_uploads():
-        if upload.is_expired(now):
-            store.remove(upload)
-            removed += 1
+        if not upload.is_expired(now):
+            continue
+        try:
+            upload_delete(upload=upload)
+        except store.UploadBusy:
+            continue  # a request is writing to it right now: not abandoned
+        removed += 1
     for path in store.orphans(older_than=now - 3600):
         path.unlink(missing_ok=True)
     return removed

@@ -114,8 +114,9 @@ def update(upload: Upload, **changes) -> Upload:
 
 @contextlib.contextmanager
 def appending(upload: Upload) -> Iterator[object]:
-    """The part file open for appending, locked against every other writer (UploadBusy if taken)."""
-    with open(upload.part_path, "ab") as part:
+    """The part file open for appending, locked against every other writer (UploadBusy if taken).
+    FileNotFoundError when the upload was removed: a removed part file is never created again."""
+    with os.fdopen(os.open(upload.part_path, os.O_WRONLY | os.O_APPEND), "ab") as part:
         try:
             fcntl.flock(part, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as error:

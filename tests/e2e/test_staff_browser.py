@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 BUNDLES = BASE_DIR / "frontend" / "dist" / "staff"
 OUTPUT = BASE_DIR / "tests" / "e2e" / "output"
 PASSWORD = "Sturdy-Passw0rd!"
-UPLOAD_BYTES_PER_SECOND = 2_000_000
+UPLOAD_BYTES_PER_SECOND = 1_000_000
 FILE_INPUT = '.vf-uploader input[name="files[]"]'
 
 
@@ -107,11 +107,11 @@ def test_an_upload_resumes_after_the_page_is_closed_becomes_ready_and_plays_in_t
 
     first = throttled_add_page(context, url)
     first.set_input_files(FILE_INPUT, str(film))
-    assert wait_until(lambda: received(upload_dir) > size * 0.3, timeout=60), "the upload did not start"
-    assert first.get_attribute(".vf-uploader", "data-state") == "uploading"
+    started = time.monotonic()
+    assert wait_until(lambda: received(upload_dir) > size * 0.15, timeout=60, interval=0.05), "no upload"
     first.close()
     held = settled(upload_dir)
-    assert 0 < held < size
+    assert 0 < held < size, f"the whole file arrived in {time.monotonic() - started:.1f}s: not throttled"
 
     second = throttled_add_page(context, url)
     requests = []

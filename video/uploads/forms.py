@@ -85,5 +85,5 @@ class ResumableVideoAdminForm(VideoAdminForm):
             return cleaned_data
         self.claimed_upload = claimed
         self.probe_result = claimed.probe
-        cleaned_data["source"] = claimed.as_file()
+        cleaned_data["source"] = claimed.file
         return cleaned_data

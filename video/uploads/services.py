@@ -139,24 +139,23 @@ def upload_delete(*, upload: Upload) -> None:
         store.remove(upload)
 
 
-@dataclass(frozen=True)
-class ClaimedUpload:
-    upload: Upload
-    probe: ProbeResult
-
-    def as_file(self) -> File:
-        """The assembled file under its original name; storage moves it instead of copying it
-        when it can (the file has a temporary_file_path, as Django's own uploads do)."""
-        return UploadedSourceFile(self.upload)
-
-
 class UploadedSourceFile(File):
+    """The assembled file under its original name. It has a temporary_file_path, as Django's own
+    uploads do, so the file system storage moves it instead of copying it."""
+
     def __init__(self, upload: Upload):
-        super().__init__(open(upload.part_path, "rb"), name=upload.filename)  # noqa: SIM115 - closed by storage
+        super().__init__(open(upload.part_path, "rb"), name=upload.filename)  # noqa: SIM115 - see upload_consumed
         self.size = upload.length
 
     def temporary_file_path(self) -> str:
         return self.file.name
+
+
+@dataclass(frozen=True)
+class ClaimedUpload:
+    upload: Upload
+    probe: ProbeResult
+    file: UploadedSourceFile
 
 
 def upload_claim(*, upload_id: str, owner_id: int) -> ClaimedUpload:
@@ -164,12 +163,15 @@ def upload_claim(*, upload_id: str, owner_id: int) -> ClaimedUpload:
     upload = upload_find(upload_id=upload_id, owner_id=owner_id)
     if upload.state != State.ACCEPTED:
         raise UploadRefused(HTTPStatus.CONFLICT, "The upload has not finished yet; wait for it to complete.")
-    return ClaimedUpload(upload=upload, probe=ProbeResult.from_dict(upload.probe))
+    return ClaimedUpload(
+        upload=upload, probe=ProbeResult.from_dict(upload.probe), file=UploadedSourceFile(upload)
+    )
 
 
 def upload_consumed(*, claimed: ClaimedUpload) -> None:
-    """The video row that took this upload is saved: forget the upload after the commit (its part
-    file has been moved into storage, or copied and is removed with it)."""
+    """The video row that took this upload is saved (its file is in storage now): close the file
+    and forget the upload after the commit."""
+    claimed.file.close()
     transaction.on_commit(partial(store.remove, claimed.upload))
 
 

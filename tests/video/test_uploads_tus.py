@@ -282,3 +282,16 @@ def test_while_a_request_writes_to_an_upload_others_on_it_answer_423_and_change_
     assert store.get(upload.id).offset == 0
     assert admin_client.delete(location, headers=TUS).status_code == 204
     assert stored_files() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_workers_maintenance_sweeps_abandoned_uploads(admin_client):
+    from video.pipeline.tasks import VideoflixWorker
+
+    abandoned = upload_id(create(admin_client, 100))
+    store.update(store.get(abandoned), expires_at=time.time() - 1)
+    queue = django_rq.get_queue("transcode")
+
+    VideoflixWorker([queue], connection=queue.connection).run_maintenance_tasks()
+
+    assert store.get(abandoned) is None and stored_files() == []

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import CategoryFactory, UserFactory
+from tests.factories import CategoryFactory, UserFactory, VideoFactory
 from tests.support import BASE_DIR, gunicorn, live_env, make_clip, rq_worker, wait_until
 from video.models import Video
 
@@ -236,3 +236,24 @@ def test_without_javascript_the_plain_source_field_uploads_the_film(staff_site, 
     assert video.original_filename == "Plain film.mp4"
     assert Path(video.source.path).read_bytes() == film.read_bytes()
     screenshot(page, "plain-form-saved")
+
+
+def test_the_list_shows_progress_bars_and_the_failure_reason(staff_site):
+    url, context = staff_site
+    VideoFactory(title="Being transcoded", status=Video.Status.PROCESSING, progress=37)
+    VideoFactory(
+        title="Broken", status=Video.Status.FAILED, error="The source could not be decoded.\nffmpeg: …"
+    )
+
+    page = context.new_page()
+    page.goto(f"{url}/admin/video/video/")
+    page.wait_for_selector("#result_list .vf-failure")
+
+    rows = {
+        row.locator("th.field-title").text_content(): row
+        for row in page.locator("#result_list tbody tr").all()
+    }
+    assert rows["Broken"].locator(".vf-failure").text_content() == "The source could not be decoded."
+    assert rows["Being transcoded"].locator("progress").get_attribute("value") == "37"
+    assert rows["Being transcoded"].locator("td.field-status").text_content().strip() == "Processing"
+    screenshot(page, "list-progress-and-failure")

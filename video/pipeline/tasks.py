@@ -17,6 +17,7 @@ from rq.worker import Worker
 
 from video.pipeline import queue, recovery
 from video.pipeline.transcode import video_transcode
+from video.uploads.services import upload_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def recover_stale_videos(older_than: float | None = None) -> int:
 
 
 class VideoflixWorker(Worker):
-    """RQ's worker, plus the video sweep after RQ's own registry maintenance.
+    """RQ's worker, plus the video and upload sweeps after RQ's own registry maintenance.
 
     RQ's maintenance moves jobs abandoned by a dead worker out of the StartedJobRegistry (retry
     or failed registry, running `transcode_video_failed`); the sweep then catches what RQ cannot
@@ -109,6 +110,9 @@ class VideoflixWorker(Worker):
             cleaned = recovery.scratch_sweep(job_status=queue.job_status)
             if cleaned:
                 logger.warning("Removed the scratch files of %d finished or abandoned transcode(s)", cleaned)
+            # Resumable uploads abandoned for VIDEO_UPLOAD_RESUME_HOURS (video/uploads/).
+            if swept := upload_sweep():
+                logger.info("Removed %d abandoned upload(s)", swept)
         except StopRequested:
             raise  # RQ's SIGTERM/SIGINT handler raises it wherever the worker is: stop, do not log it
         except Exception:

@@ -332,6 +332,11 @@ VIDEO_MAX_UPLOAD_MB = config("VIDEO_MAX_UPLOAD_MB", default=20480, cast=int)
 # half-uploaded is ever served; an upload not written to for VIDEO_UPLOAD_RESUME_HOURS is removed.
 VIDEO_UPLOAD_DIR = Path(config("VIDEO_UPLOAD_DIR", default=str(BASE_DIR / "uploads")))
 VIDEO_UPLOAD_RESUME_HOURS = config("VIDEO_UPLOAD_RESUME_HOURS", default=24, cast=int)
+# With MEDIA_STORAGE=s3 the admin's uploader sends parts straight to the bucket: the origins the
+# admin is opened on, which the bucket's CORS rule (manage.py storage_setup) lets PUT parts.
+VIDEO_UPLOAD_ORIGINS = config(
+    "VIDEO_UPLOAD_ORIGINS", default="http://localhost:8000,http://127.0.0.1:8000", cast=Csv()
+)
 # Transcoding (video/pipeline/ffmpeg/): x264 speed/quality trade-off and HLS segment length.
 VIDEO_X264_PRESET = config("VIDEO_X264_PRESET", default="veryfast")
 VIDEO_X264_CRF = config("VIDEO_X264_CRF", default=23, cast=int)

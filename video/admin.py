@@ -7,6 +7,7 @@ from video.pipeline import services
 from video.pipeline.uploads import OVERSIZED_ATTRIBUTE
 from video.staff.selectors import video_rung_summaries
 from video.staff.urls import staff_urls
+from video.uploads import bucket
 from video.uploads.forms import ResumableVideoAdminForm
 from video.uploads.services import upload_consumed
 
@@ -120,7 +121,9 @@ class VideoAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         services.video_save(video=obj, probe=form.probe_result)
-        if form.claimed_upload:
+        if isinstance(form.claimed_upload, bucket.ClaimedBucketUpload):
+            bucket.upload_consumed(claimed=form.claimed_upload)
+        elif form.claimed_upload:
             upload_consumed(claimed=form.claimed_upload)
 
     def delete_model(self, request, obj):

@@ -2,17 +2,67 @@
 // element). Uppy's Dashboard shows progress, speed, time left, pause/resume and cancel; the
 // backend plugin sends the file. An upload interrupted by a dropped network or a closed page
 // resumes where the server says it stopped when the same file is chosen again (tus-js-client keeps
-// the upload's URL in localStorage). When the server has checked the assembled file, its id goes
+// the upload's URL in localStorage; with MEDIA_STORAGE=s3 Django finds the open multipart upload). When the server has checked the assembled file, its id goes
 // into the hidden `upload` input and the form may be saved; a refusal shows the server's sentence.
 import Uppy from "@uppy/core";
 import Dashboard from "@uppy/dashboard";
 import Tus from "@uppy/tus";
+import AwsS3 from "@uppy/aws-s3";
 import "@uppy/core/css/style.min.css";
 import "@uppy/dashboard/css/style.min.css";
 import "./uploader.css";
 
-// One entry per way of sending the file; a browser-to-bucket backend would add its plugin here.
+const MB = 1024 * 1024;
+
+// Django's answer as JSON, or an error carrying its sentence (serverSentence reads it).
+async function postJson(url, body, csrfToken) {
+  const response = await fetch(url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) {
+    const error = new Error(text);
+    error.originalResponse = { getBody: () => text };
+    throw error;
+  }
+  return JSON.parse(text);
+}
+
+// One entry per way of sending the file (video/uploads/forms.py names it).
 const BACKENDS = {
+  // MEDIA_STORAGE=s3: the parts go straight to the bucket with URLs Django signs. Before the
+  // upload starts, Django names the multipart upload: the staff member's open one for the same
+  // file name and size when there is one, so choosing the file again after a reload resumes it
+  // (the plugin lists the parts already there and sends only the rest).
+  s3(uppy, config, csrfToken) {
+    uppy.addPreProcessor(async (fileIDs) => {
+      for (const id of fileIDs) {
+        const file = uppy.getFile(id);
+        try {
+          const upload = await postJson(config.endpoint, { filename: file.name, size: file.size }, csrfToken);
+          uppy.setFileState(id, { s3Multipart: { key: upload.key, uploadId: upload.uploadId } });
+        } catch (error) {
+          uppy.emit("upload-error", file, error); // a refusal (too large, empty) in the server's words
+          throw error;
+        }
+      }
+    });
+    uppy.use(AwsS3, {
+      shouldUseMultipart: true,
+      // 8 MB parts (S3's smallest is 5 MB); a film too large for 10,000 of them gets larger ones.
+      getChunkSize: ({ size }) => Math.max(8 * MB, Math.ceil(size / 10000)),
+      signRequest: (request) => postJson(`${config.endpoint}sign`, request, csrfToken),
+    });
+    // The parts are assembled in the bucket; Django now runs the checks of a plain upload.
+    return async (file, response) => {
+      const result = await postJson(`${config.endpoint}check`, { key: response.body.key }, csrfToken);
+      return result.upload;
+    };
+  },
+
   tus(uppy, config, csrfToken) {
     uppy.use(Tus, {
       endpoint: config.endpoint,
@@ -21,6 +71,8 @@ const BACKENDS = {
       retryDelays: [0, 1000, 3000, 5000, 10000],
       removeFingerprintOnSuccess: true,
     });
+    // The server checked the file when its last byte arrived; the upload's URL names it.
+    return (file, response) => uploadId(response.uploadURL);
   },
 };
 
@@ -68,7 +120,17 @@ function mount(element) {
     showProgressDetails: true,
     proudlyDisplayPoweredByUppy: false,
   });
-  BACKENDS[element.dataset.backend](uppy, element.dataset, form.querySelector("[name=csrfmiddlewaretoken]").value);
+  const accepted = BACKENDS[element.dataset.backend](
+    uppy,
+    element.dataset,
+    form.querySelector("[name=csrfmiddlewaretoken]").value,
+  );
+  const refuse = (error) => {
+    input.value = "";
+    element.dataset.state = "refused";
+    say(serverSentence(error), true);
+    allowSaving(!required);
+  };
 
   uppy.on("file-added", () => {
     input.value = "";
@@ -76,18 +138,20 @@ function mount(element) {
     say("", false);
     allowSaving(false);
   });
-  uppy.on("upload-success", (file, response) => {
-    input.value = uploadId(response.uploadURL);
+  uppy.on("upload-success", async (file, response) => {
+    element.dataset.state = "checking";
+    say("The upload is complete; checking the file…", false);
+    try {
+      input.value = await accepted(file, response);
+    } catch (error) {
+      refuse(error);
+      return;
+    }
     element.dataset.state = "accepted";
     say("The upload is complete and the file was accepted; save the video to keep it.", false);
     allowSaving(true);
   });
-  uppy.on("upload-error", (file, error) => {
-    input.value = "";
-    element.dataset.state = "refused";
-    say(serverSentence(error), true);
-    allowSaving(!required);
-  });
+  uppy.on("upload-error", (file, error) => refuse(error));
   uppy.on("file-removed", () => {
     input.value = "";
     element.dataset.state = "";

@@ -15,8 +15,10 @@ from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.worker import Worker
 
+from video import media_store
 from video.pipeline import queue, recovery
 from video.pipeline.transcode import video_transcode
+from video.uploads import bucket
 from video.uploads.services import upload_sweep
 
 logger = logging.getLogger(__name__)
@@ -113,6 +115,8 @@ class VideoflixWorker(Worker):
             # Resumable uploads abandoned for VIDEO_UPLOAD_RESUME_HOURS (video/uploads/).
             if swept := upload_sweep():
                 logger.info("Removed %d abandoned upload(s)", swept)
+            if media_store.enabled() and (swept := bucket.upload_sweep()):
+                logger.info("Removed %d abandoned upload(s) from the bucket", swept)
         except StopRequested:
             raise  # RQ's SIGTERM/SIGINT handler raises it wherever the worker is: stop, do not log it
         except Exception:

@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.urls import path
 
 from video.staff import views
-from video.uploads import tus
+from video.uploads import s3, tus
 
 
 def staff_urls(model_admin) -> list:
@@ -25,6 +25,9 @@ def staff_urls(model_admin) -> list:
     can_view, can_change = model_admin.has_view_permission, model_admin.has_change_permission
     return [
         path("status/", wrap(views.video_status, can_view), name="video_video_status"),
+        path("uploads/s3/", s3.upload_start, name="video_video_s3_uploads"),
+        path("uploads/s3/sign", s3.upload_sign, name="video_video_s3_upload_sign"),
+        path("uploads/s3/check", s3.upload_check, name="video_video_s3_upload_check"),
         path("uploads/", tus.uploads, name="video_video_uploads"),
         path("uploads/<str:upload_id>", tus.upload, name="video_video_upload"),
         path(

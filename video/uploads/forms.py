@@ -13,13 +13,18 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils.html import format_html
 
+from video import media_store
 from video.pipeline.uploads import VideoAdminForm
-from video.uploads import services
+from video.uploads import bucket, services
 from video.uploads.services import ClaimedUpload, UploadRefused
 
-# How the browser sends the file: "tus" for local storage. Another backend (browser-to-bucket
-# multipart for object storage) adds its name here and a plugin in frontend/src/uploader.js.
-UPLOAD_BACKEND = "tus"
+
+def _backend() -> tuple[str, str]:
+    """How the browser sends the file, and where it asks: tus to this server for local storage,
+    presigned multipart parts straight to the bucket for MEDIA_STORAGE=s3 (video/uploads/s3.py)."""
+    if media_store.enabled():
+        return "s3", reverse("admin:video_video_s3_uploads")
+    return "tus", reverse("admin:video_video_uploads")
 
 
 class ResumableUploadWidget(forms.Widget):
@@ -45,8 +50,7 @@ class ResumableUploadWidget(forms.Widget):
             name,
             input_id,
             value or "",
-            UPLOAD_BACKEND,
-            reverse("admin:video_video_uploads"),
+            *_backend(),
             services.max_upload_bytes(),
             input_id,
             "true" if self.required else "false",
@@ -58,7 +62,7 @@ class ResumableVideoAdminForm(VideoAdminForm):
 
     # Set per request by VideoAdmin.get_form: only the person who uploaded a file may use it.
     uploader_id: int | None = None
-    claimed_upload: ClaimedUpload | None = None
+    claimed_upload: ClaimedUpload | bucket.ClaimedBucketUpload | None = None
 
     upload = forms.CharField(
         required=False,
@@ -79,11 +83,22 @@ class ResumableVideoAdminForm(VideoAdminForm):
         # The uploader replaces the plain field: its "This field is required." does not apply.
         self.errors.pop("source", None)
         try:
-            claimed = services.upload_claim(upload_id=upload_id, owner_id=self.uploader_id)
+            if media_store.enabled():
+                claimed = bucket.upload_claim(token=upload_id, owner_id=self.uploader_id)
+            else:
+                claimed = services.upload_claim(upload_id=upload_id, owner_id=self.uploader_id)
         except UploadRefused as error:
             self.add_error("upload", error.message)
             return cleaned_data
+        except media_store.StoreError as error:
+            self.add_error("upload", str(media_store.StoreUnavailable(error)))
+            return cleaned_data
         self.claimed_upload = claimed
         self.probe_result = claimed.probe
-        cleaned_data["source"] = claimed.file
+        if isinstance(claimed, bucket.ClaimedBucketUpload):
+            # The object is already in the bucket: the row names it, nothing is stored again.
+            cleaned_data["source"] = claimed.key
+            self.instance.original_filename = claimed.filename[:255]
+        else:
+            cleaned_data["source"] = claimed.file
         return cleaned_data

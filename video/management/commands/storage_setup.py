@@ -1,8 +1,9 @@
 """`manage.py storage_setup`: make the bucket ready for MEDIA_STORAGE=s3 (idempotent).
 
-Creates the bucket when missing, sets CORS for the SPA's origins (CORS_ALLOWED_ORIGINS), a
-lifecycle rule that aborts abandoned multipart uploads (and aborts stale ones itself, for stores
-without lifecycle rules), and checks the bucket refuses unsigned requests. The entrypoint runs
+Creates the bucket when missing, sets CORS for the SPA's origins (CORS_ALLOWED_ORIGINS) and for
+the admin's uploads straight to the bucket (VIDEO_UPLOAD_ORIGINS), a lifecycle rule that aborts
+abandoned multipart uploads (and aborts stale ones itself, for stores without lifecycle rules),
+and checks the bucket refuses unsigned requests. The entrypoint runs
 it when MEDIA_STORAGE=s3; in local mode it does nothing.
 """
 
@@ -25,8 +26,11 @@ class Command(BaseCommand):
         try:
             created = media_store.bucket_create_if_missing()
             self.stdout.write(f"Bucket {name}: {'created' if created else 'exists'}.")
-            media_store.bucket_cors_set(origins=settings.CORS_ALLOWED_ORIGINS)
+            media_store.bucket_cors_set(
+                origins=settings.CORS_ALLOWED_ORIGINS, upload_origins=settings.VIDEO_UPLOAD_ORIGINS
+            )
             self.stdout.write("CORS: GET and HEAD for " + ", ".join(settings.CORS_ALLOWED_ORIGINS) + ".")
+            self.stdout.write("CORS: staff uploads from " + ", ".join(settings.VIDEO_UPLOAD_ORIGINS) + ".")
             if media_store.bucket_lifecycle_set():
                 self.stdout.write("Lifecycle: abandoned multipart uploads are aborted after a day.")
             else:

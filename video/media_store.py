@@ -268,15 +268,17 @@ def bucket_cors_set(*, origins: list[str], upload_origins: list[str] = ()) -> No
     """Let the SPA's origins read objects (a store that also sends Allow-Credentials needs no
     front), and the admin's origins send a staff upload's multipart requests (the uploader reads
     each part's ETag)."""
-    rules = [
-        {
-            "AllowedOrigins": list(origins),
-            "AllowedMethods": ["GET", "HEAD"],
-            "AllowedHeaders": ["*"],
-            "ExposeHeaders": ["Content-Length", "Content-Range"],
-            "MaxAgeSeconds": 3600,
-        }
-    ]
+    rules = []
+    if origins:
+        rules.append(
+            {
+                "AllowedOrigins": list(origins),
+                "AllowedMethods": ["GET", "HEAD"],
+                "AllowedHeaders": ["*"],
+                "ExposeHeaders": ["Content-Length", "Content-Range"],
+                "MaxAgeSeconds": 3600,
+            }
+        )
     if upload_origins:
         rules.append(
             {

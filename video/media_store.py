@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import mimetypes
 import threading
 from collections.abc import Callable, Iterable
@@ -245,7 +246,11 @@ class FolderUploader:
 
 # --- Setting the bucket up (manage.py storage_setup) -----------------------------------------
 
-ABORT_UPLOADS_AFTER_DAYS = 1
+
+def abort_uploads_after_days() -> int:
+    """Whole days after which the bucket aborts an unfinished multipart upload: at least one, and
+    never before a staff upload may still be resumed (VIDEO_UPLOAD_RESUME_HOURS)."""
+    return max(1, math.ceil(settings.VIDEO_UPLOAD_RESUME_HOURS / 24))
 
 
 def error_code(error: ClientError) -> str:
@@ -299,7 +304,7 @@ def bucket_lifecycle_set() -> bool:
         "ID": "videoflix-abort-abandoned-uploads",
         "Status": "Enabled",
         "Filter": {"Prefix": ""},
-        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": ABORT_UPLOADS_AFTER_DAYS},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": abort_uploads_after_days()},
     }
     try:
         client().put_bucket_lifecycle_configuration(Bucket=bucket(), LifecycleConfiguration={"Rules": [rule]})

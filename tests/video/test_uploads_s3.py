@@ -12,6 +12,7 @@ import requests
 from django.test import Client
 
 from tests.factories import CategoryFactory, UserFactory
+from tests.support.nginx import nginx_missing, store_front
 from video import media_store
 from video.models import Video
 from video.uploads import bucket
@@ -201,3 +202,31 @@ def test_the_add_page_on_s3_renders_the_bucket_uploader(admin_client, s3_media):
     page = admin_client.get("/admin/video/video/add/").content.decode()
 
     assert 'data-backend="s3"' in page and f'data-endpoint="{START}"' in page
+
+
+@pytest.mark.skipif(nginx_missing() is not None, reason=str(nginx_missing()))
+def test_the_shipped_store_front_lets_the_admins_origin_send_parts_and_read_their_etag(
+    admin_client, s3_media, settings, tmp_path
+):
+    admin_origin = "http://localhost:8000"
+    with store_front(tmp_path / "front", upstream=s3_media.endpoint.removeprefix("http://")) as front:
+        settings.AWS_S3_CUSTOM_DOMAIN = front
+        upload = start(admin_client, 6 * 1024 * 1024)
+        part_url = signed(admin_client, upload, "PUT", partNumber=1)
+        preflight = requests.options(
+            part_url,
+            headers={"Origin": admin_origin, "Access-Control-Request-Method": "PUT"},
+            timeout=30,
+        )
+        part = requests.put(
+            part_url, data=b"\0" * (6 * 1024 * 1024), headers={"Origin": admin_origin}, timeout=30
+        )
+        unsigned = requests.put(f"http://{front}/{s3_media.bucket}/{upload['key']}", data=b"x", timeout=30)
+
+    assert part_url.startswith(f"http://{front}/{s3_media.bucket}/uploads/")
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == admin_origin
+    assert "PUT" in preflight.headers["Access-Control-Allow-Methods"]
+    assert part.status_code == 200 and part.headers["ETag"]
+    assert "ETag" in part.headers["Access-Control-Expose-Headers"]
+    assert unsigned.status_code == 403  # the store still checks every signature

@@ -12,8 +12,6 @@ from django.core.management.base import BaseCommand, CommandError
 
 from video import media_store
 
-STALE_UPLOAD_SECONDS = media_store.ABORT_UPLOADS_AFTER_DAYS * 24 * 3600
-
 
 class Command(BaseCommand):
     help = "Create and configure the media bucket (MEDIA_STORAGE=s3); safe to run again."
@@ -31,12 +29,13 @@ class Command(BaseCommand):
             )
             self.stdout.write("CORS: GET and HEAD for " + ", ".join(settings.CORS_ALLOWED_ORIGINS) + ".")
             self.stdout.write("CORS: staff uploads from " + ", ".join(settings.VIDEO_UPLOAD_ORIGINS) + ".")
+            days = media_store.abort_uploads_after_days()
             if media_store.bucket_lifecycle_set():
-                self.stdout.write("Lifecycle: abandoned multipart uploads are aborted after a day.")
+                self.stdout.write(f"Lifecycle: abandoned multipart uploads are aborted after {days} day(s).")
             else:
                 self.stdout.write("Lifecycle rules are not supported by this store; stale uploads are swept.")
-            aborted = media_store.multipart_uploads_abort_stale(older_than_seconds=STALE_UPLOAD_SECONDS)
-            self.stdout.write(f"Aborted {aborted} multipart upload(s) older than a day.")
+            aborted = media_store.multipart_uploads_abort_stale(older_than_seconds=days * 24 * 3600)
+            self.stdout.write(f"Aborted {aborted} multipart upload(s) older than {days} day(s).")
             private = media_store.bucket_is_private()
         except media_store.StoreError as error:
             raise CommandError(f"The store at {settings.AWS_S3_ENDPOINT_URL} failed: {error}") from error

@@ -15,6 +15,8 @@ from tests.factories import CategoryFactory, UserFactory
 from tests.support.nginx import nginx_missing, store_front
 from video import media_store
 from video.models import Video
+from video.pipeline.ffmpeg.probe import check_upload
+from video.pipeline.ffmpeg.process import ProbeError
 from video.uploads import bucket
 
 pytestmark = pytest.mark.django_db
@@ -111,6 +113,22 @@ def test_a_text_file_named_mp4_is_refused_with_a_sentence_and_its_object_deleted
     assert (
         "not a video" in refused.content.decode().lower() or "could not" in refused.content.decode().lower()
     )
+    assert bucket_keys() == []
+
+
+@pytest.mark.parametrize("fixture", ["truncated_mp4", "truncated_faststart_mp4"])
+def test_a_damaged_film_is_refused_with_the_sentence_of_a_plain_upload(
+    admin_client, s3_media, request, fixture
+):
+    damaged = request.getfixturevalue(fixture)
+    with pytest.raises(ProbeError) as local:
+        check_upload(damaged)
+    upload = send(admin_client, damaged.read_bytes(), "damaged.mp4")
+
+    refused = post(admin_client, CHECK, {"key": upload["key"]})
+
+    assert refused.status_code == 422
+    assert refused.content.decode() == local.value.message  # read through the URL, judged the same
     assert bucket_keys() == []
 
 

@@ -151,7 +151,11 @@ function mount(element) {
     say("The upload is complete and the file was accepted; save the video to keep it.", false);
     allowSaving(true);
   });
-  uppy.on("upload-error", (file, error) => refuse(error));
+  uppy.on("upload-error", (file, error) => {
+    // A request cut short by Cancel may still end in an error; the file is gone by then.
+    if (file && !uppy.getFile(file.id)) return;
+    refuse(error);
+  });
   uppy.on("file-removed", () => {
     input.value = "";
     element.dataset.state = "";

@@ -144,3 +144,21 @@ def test_a_text_file_renamed_mp4_is_refused_on_the_page_and_leaves_no_object(
     uploads = media_store.client().list_multipart_uploads(Bucket=s3_media.bucket).get("Uploads", [])
     assert uploads == []
     screenshot(page, "s3-refused-text-file")
+
+
+def test_cancelling_an_upload_to_the_bucket_aborts_it_there(s3_staff_site, s3_media, tmp_path):
+    url, context = s3_staff_site
+    film = make_clip(tmp_path / "film.mp4", width=1280, height=720, seconds=20)
+
+    page = add_page(context, url)
+    page.set_input_files(FILE_INPUT, str(film))
+    assert wait_until(lambda: parts_in_bucket() > 0, timeout=90, interval=0.1), "no part arrived"
+    page.click("button.uppy-DashboardContent-back")  # "Cancel": a signed AbortMultipartUpload
+
+    client = media_store.client()
+    assert wait_until(
+        lambda: not client.list_multipart_uploads(Bucket=s3_media.bucket).get("Uploads"), timeout=30
+    ), "the multipart upload is still open"
+    assert s3_media.keys(s3_media.bucket) == []
+    assert page.get_attribute(".vf-uploader", "data-state") == "", page.locator(".vf-upload-message").text_content()
+    assert page.locator("input[name=_save]").is_disabled()

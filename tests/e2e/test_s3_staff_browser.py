@@ -160,5 +160,7 @@ def test_cancelling_an_upload_to_the_bucket_aborts_it_there(s3_staff_site, s3_me
         lambda: not client.list_multipart_uploads(Bucket=s3_media.bucket).get("Uploads"), timeout=30
     ), "the multipart upload is still open"
     assert s3_media.keys(s3_media.bucket) == []
-    assert page.get_attribute(".vf-uploader", "data-state") == "", page.locator(".vf-upload-message").text_content()
+    assert page.get_attribute(".vf-uploader", "data-state") == "", page.locator(
+        ".vf-upload-message"
+    ).text_content()
     assert page.locator("input[name=_save]").is_disabled()

@@ -248,3 +248,12 @@ def test_the_shipped_store_front_lets_the_admins_origin_send_parts_and_read_thei
     assert part.status_code == 200 and part.headers["ETag"]
     assert "ETag" in part.headers["Access-Control-Expose-Headers"]
     assert unsigned.status_code == 403  # the store still checks every signature
+
+
+def test_in_local_mode_the_bucket_endpoints_answer_404_and_the_page_uses_tus(admin_client):
+    refused = post(admin_client, START, {"filename": "a.mp4", "size": 10})
+    page = admin_client.get("/admin/video/video/add/").content.decode()
+
+    assert refused.status_code == 404
+    assert refused.content.decode() == "Uploads go to the bucket only with MEDIA_STORAGE=s3."
+    assert 'data-backend="tus"' in page

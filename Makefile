@@ -12,7 +12,7 @@ RQ_QUEUES ?= default transcode
 # Which PostgreSQL and Redis `run` and `test` use (a .env, servers that answer on 127.0.0.1, or
 # embedded ones under .local/) is decided by the launcher: localdev/choice.py.
 
-.PHONY: help venv ffmpeg test-tools chromium setup run test lint format containers-check smoke clean
+.PHONY: help venv ffmpeg test-tools chromium frontend setup run test lint format containers-check smoke clean
 
 help:
 	@echo "make run               set up and start gunicorn + one RQ worker (Ctrl-C stops everything)"
@@ -52,13 +52,22 @@ test-tools: ffmpeg
 			"will skip. Install them with 'sudo apt-get install nginx libnginx-mod-http-js'."; \
 	fi
 
-# The browser tests load hls.js, the SPA's player, pinned by package-lock.json (never a CDN).
+# The npm libraries, pinned by package-lock.json (never a CDN): Uppy and hls.js for the admin's
+# uploader and preview, hls.js for the viewer browser test, esbuild to bundle them.
 node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; } \
 		|| { echo "npm is missing. Install Node.js and npm first, e.g. 'sudo apt-get install npm'."; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# The admin's browser code (frontend/src/) bundled with those libraries into frontend/dist/staff/,
+# which collectstatic collects and WhiteNoise serves (git-ignored, rebuilt when a source changes).
+frontend/dist/.built: node_modules/.installed frontend/build.mjs $(wildcard frontend/src/*)
+	npm run --silent build
+	touch $@
+
+frontend: frontend/dist/.built
 
 # Debian's Chromium for the browser tests (tests/e2e/test_viewer_browser.py), never Playwright's download.
 chromium:
@@ -74,12 +83,12 @@ setup: venv ffmpeg
 
 # The launcher starts embedded servers when needed, creates the database, migrates, creates an
 # admin for development when there is none, collects static files, then gunicorn and the worker.
-run: setup
+run: setup frontend
 	$(PY) -m localdev run --port $(PORT) --web-workers $(WEB_WORKERS) --queues "$(RQ_QUEUES)"
 
 # Tests use their own Redis databases (14, 15) or throw-away embedded servers, so a running
 # `make run` keeps its data; the launcher stops what it started even when the tests fail.
-test: venv test-tools chromium node_modules/.installed lint
+test: venv test-tools chromium frontend lint
 	$(PY) -m localdev test -- $(PYTEST_ARGS)
 
 lint: venv
@@ -119,5 +128,5 @@ smoke: venv ffmpeg
 	bash .ci/smoke-entrypoint
 
 clean:
-	rm -rf $(VENV) .venv-tools static .pytest_cache .ruff_cache node_modules
+	rm -rf $(VENV) .venv-tools static .pytest_cache .ruff_cache node_modules frontend/dist
 	@echo "Kept .local/ (the embedded servers' data and the development admin's login); rm -rf .local to drop it."

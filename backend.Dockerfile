@@ -1,4 +1,15 @@
 # Videoflix backend image: web (gunicorn) and worker (rqworker) run this same image.
+
+# The admin's browser code (frontend/src/) bundled with Uppy and hls.js from the npm registry, as
+# package-lock.json pins them; only the bundles reach the image (collectstatic serves them).
+FROM node:20-alpine AS frontend
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY frontend/build.mjs frontend/build.mjs
+COPY frontend/src frontend/src
+RUN npm run build
+
 FROM python:3.12-alpine
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -6,7 +17,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     STATIC_ROOT=/app/static \
-    MEDIA_ROOT=/app/media
+    MEDIA_ROOT=/app/media \
+    VIDEO_UPLOAD_DIR=/app/uploads
 
 WORKDIR /app
 
@@ -22,8 +34,9 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 
 COPY --chown=videoflix:videoflix . .
-RUN mkdir -p /app/static /app/media \
-    && chown -R videoflix:videoflix /app/static /app/media \
+COPY --from=frontend --chown=videoflix:videoflix /build/frontend/dist /app/frontend/dist
+RUN mkdir -p /app/static /app/media /app/uploads \
+    && chown -R videoflix:videoflix /app/static /app/media /app/uploads \
     && chmod +x /app/backend.entrypoint.sh
 
 USER 10001:10001

@@ -227,6 +227,9 @@ _MEDIA_BACKENDS = {
     "local": "django.core.files.storage.FileSystemStorage",
     "s3": "storages.backends.s3.S3Storage",
 }
+# The admin's JavaScript (uploader, live status, preview player), bundled from frontend/src/ with
+# the npm libraries by `npm run build` (git-ignored; the Makefile and the image build it).
+STATICFILES_DIRS = [BASE_DIR / "frontend" / "dist"]
 STORAGES = {
     "default": {"BACKEND": _MEDIA_BACKENDS[MEDIA_STORAGE]},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -322,7 +325,18 @@ PASSWORD_RESET_PATH = config("PASSWORD_RESET_PATH", default="/pages/auth/confirm
 # --- Video pipeline ---------------------------------------------------------------------------
 # The rungs of the HLS ladder to produce (a source never gets rungs taller than itself).
 VIDEO_RUNGS = config("VIDEO_RUNGS", default="120p,360p,480p,720p,1080p", cast=Csv())
-VIDEO_MAX_UPLOAD_MB = config("VIDEO_MAX_UPLOAD_MB", default=4096, cast=int)
+# 20 GB: a feature film's mezzanine file (ProRes, high-bitrate H.264) is often 10-20 GB; the
+# resumable uploader streams it to disk, so only disk space bounds it, not memory or one request.
+VIDEO_MAX_UPLOAD_MB = config("VIDEO_MAX_UPLOAD_MB", default=20480, cast=int)
+# Resumable uploads (video/uploads/): their parts are appended here, outside MEDIA_ROOT so nothing
+# half-uploaded is ever served; an upload not written to for VIDEO_UPLOAD_RESUME_HOURS is removed.
+VIDEO_UPLOAD_DIR = Path(config("VIDEO_UPLOAD_DIR", default=str(BASE_DIR / "uploads")))
+VIDEO_UPLOAD_RESUME_HOURS = config("VIDEO_UPLOAD_RESUME_HOURS", default=24, cast=int)
+# With MEDIA_STORAGE=s3 the admin's uploader sends parts straight to the bucket: the origins the
+# admin is opened on, which the bucket's CORS rule (manage.py storage_setup) lets PUT parts.
+VIDEO_UPLOAD_ORIGINS = config(
+    "VIDEO_UPLOAD_ORIGINS", default="http://localhost:8000,http://127.0.0.1:8000", cast=Csv()
+)
 # Transcoding (video/pipeline/ffmpeg/): x264 speed/quality trade-off and HLS segment length.
 VIDEO_X264_PRESET = config("VIDEO_X264_PRESET", default="veryfast")
 VIDEO_X264_CRF = config("VIDEO_X264_CRF", default=23, cast=int)

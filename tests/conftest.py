@@ -24,6 +24,13 @@ def _media_root(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _upload_dir(settings, tmp_path):
+    """Resumable uploads go to the test's own folder (outside its MEDIA_ROOT, as in production)."""
+    settings.VIDEO_UPLOAD_DIR = tmp_path / "uploads"
+    return settings.VIDEO_UPLOAD_DIR
+
+
+@pytest.fixture(autouse=True)
 def _plain_static_storage(settings):
     """Tests run without collectstatic, so static URLs are not looked up in a manifest."""
     settings.STORAGES = {

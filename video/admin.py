@@ -4,7 +4,12 @@ from django.utils.html import format_html
 
 from video.models import Category, Video
 from video.pipeline import services
-from video.pipeline.uploads import OVERSIZED_ATTRIBUTE, VideoAdminForm
+from video.pipeline.uploads import OVERSIZED_ATTRIBUTE
+from video.staff.selectors import video_rung_summaries
+from video.staff.urls import staff_urls
+from video.uploads import bucket
+from video.uploads.forms import ResumableVideoAdminForm
+from video.uploads.services import upload_consumed
 
 
 @admin.register(Category)
@@ -24,7 +29,7 @@ class CategoryAdmin(admin.ModelAdmin):
 
 @admin.register(Video)
 class VideoAdmin(admin.ModelAdmin):
-    form = VideoAdminForm
+    form = ResumableVideoAdminForm
     list_display = [
         "title",
         "category",
@@ -56,7 +61,7 @@ class VideoAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     fieldsets = [
-        (None, {"fields": ["title", "description", "category", "thumbnail", "source"]}),
+        (None, {"fields": ["title", "description", "category", "thumbnail", "source", "upload"]}),
         (
             "Transcoding",
             {
@@ -101,13 +106,28 @@ class VideoAdmin(admin.ModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
+        per_request = {"uploader_id": request.user.pk}
         oversized = getattr(request, OVERSIZED_ATTRIBUTE, None)
         if oversized:
-            form = type(form.__name__, (form,), {"oversized_uploads": dict(oversized)})
-        return form
+            per_request["oversized_uploads"] = dict(oversized)
+        return type(form.__name__, (form,), per_request)
+
+    def get_urls(self):
+        return staff_urls(self) + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        video = self.get_object(request, object_id)
+        playable = video is not None and video.playable and bool(video.rungs)
+        preview_rungs = video_rung_summaries(video=video) if playable else []
+        extra_context = {**(extra_context or {}), "preview_rungs": preview_rungs}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         services.video_save(video=obj, probe=form.probe_result)
+        if isinstance(form.claimed_upload, bucket.ClaimedBucketUpload):
+            bucket.upload_consumed(claimed=form.claimed_upload)
+        elif form.claimed_upload:
+            upload_consumed(claimed=form.claimed_upload)
 
     def delete_model(self, request, obj):
         services.video_delete(video=obj)

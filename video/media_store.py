@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import mimetypes
 import threading
 from collections.abc import Callable, Iterable
@@ -98,6 +99,12 @@ def _signing_client(endpoint: str, region: str, key_id: str, secret: str, addres
 def signed_url(key: str, *, expires_in: int) -> str:
     """A GET URL of the object for viewers, valid `expires_in` seconds (SigV4 signs the host of
     public_endpoint(), so a front must pass the Host header through unchanged)."""
+    return presigned_url("get_object", params={"Key": key}, expires_in=expires_in)
+
+
+def presigned_url(operation: str, *, params: dict, expires_in: int) -> str:
+    """A URL of the store, as browsers reach it, for one S3 operation on this bucket (the staff
+    uploader's multipart requests)."""
     signer = _signing_client(
         public_endpoint(),
         settings.AWS_S3_REGION_NAME,
@@ -106,7 +113,7 @@ def signed_url(key: str, *, expires_in: int) -> str:
         settings.AWS_S3_ADDRESSING_STYLE,
     )
     return signer.generate_presigned_url(
-        "get_object", Params={"Bucket": bucket(), "Key": key}, ExpiresIn=expires_in
+        operation, Params={"Bucket": bucket(), **params}, ExpiresIn=expires_in
     )
 
 
@@ -238,10 +245,14 @@ class FolderUploader:
 
 # --- Setting the bucket up (manage.py storage_setup) -----------------------------------------
 
-ABORT_UPLOADS_AFTER_DAYS = 1
+
+def abort_uploads_after_days() -> int:
+    """Whole days after which the bucket aborts an unfinished multipart upload: at least one, and
+    never before a staff upload may still be resumed (VIDEO_UPLOAD_RESUME_HOURS)."""
+    return max(1, math.ceil(settings.VIDEO_UPLOAD_RESUME_HOURS / 24))
 
 
-def _error_code(error: ClientError) -> str:
+def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
@@ -251,22 +262,38 @@ def bucket_create_if_missing() -> bool:
         client().head_bucket(Bucket=bucket())
         return False
     except ClientError as error:
-        if _error_code(error) not in ("404", "NoSuchBucket", "NotFound"):
+        if error_code(error) not in ("404", "NoSuchBucket", "NotFound"):
             raise
     client().create_bucket(Bucket=bucket())
     return True
 
 
-def bucket_cors_set(*, origins: list[str]) -> None:
-    """Let the SPA's origins read objects (a store that also sends Allow-Credentials needs no front)."""
-    rule = {
-        "AllowedOrigins": list(origins),
-        "AllowedMethods": ["GET", "HEAD"],
-        "AllowedHeaders": ["*"],
-        "ExposeHeaders": ["Content-Length", "Content-Range"],
-        "MaxAgeSeconds": 3600,
-    }
-    client().put_bucket_cors(Bucket=bucket(), CORSConfiguration={"CORSRules": [rule]})
+def bucket_cors_set(*, origins: list[str], upload_origins: list[str] = ()) -> None:
+    """Let the SPA's origins read objects (a store that also sends Allow-Credentials needs no
+    front), and the admin's origins send a staff upload's multipart requests (the uploader reads
+    each part's ETag)."""
+    rules = []
+    if origins:
+        rules.append(
+            {
+                "AllowedOrigins": list(origins),
+                "AllowedMethods": ["GET", "HEAD"],
+                "AllowedHeaders": ["*"],
+                "ExposeHeaders": ["Content-Length", "Content-Range"],
+                "MaxAgeSeconds": 3600,
+            }
+        )
+    if upload_origins:
+        rules.append(
+            {
+                "AllowedOrigins": list(upload_origins),
+                "AllowedMethods": ["GET", "PUT", "POST", "DELETE"],
+                "AllowedHeaders": ["*"],
+                "ExposeHeaders": ["ETag"],
+                "MaxAgeSeconds": 3600,
+            }
+        )
+    client().put_bucket_cors(Bucket=bucket(), CORSConfiguration={"CORSRules": rules})
 
 
 def bucket_lifecycle_set() -> bool:
@@ -276,12 +303,12 @@ def bucket_lifecycle_set() -> bool:
         "ID": "videoflix-abort-abandoned-uploads",
         "Status": "Enabled",
         "Filter": {"Prefix": ""},
-        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": ABORT_UPLOADS_AFTER_DAYS},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": abort_uploads_after_days()},
     }
     try:
         client().put_bucket_lifecycle_configuration(Bucket=bucket(), LifecycleConfiguration={"Rules": [rule]})
     except ClientError as error:
-        if _error_code(error) in ("NotImplemented", "MalformedXML", "InvalidRequest"):
+        if error_code(error) in ("NotImplemented", "MalformedXML", "InvalidRequest"):
             return False
         raise
     return True
@@ -318,5 +345,5 @@ def bucket_is_private() -> bool:
     try:
         anonymous.list_objects_v2(Bucket=bucket(), MaxKeys=1)
     except ClientError as error:
-        return _error_code(error) in ("AccessDenied", "403", "InvalidAccessKeyId", "AllAccessDisabled")
+        return error_code(error) in ("AccessDenied", "403", "InvalidAccessKeyId", "AllAccessDisabled")
     return False

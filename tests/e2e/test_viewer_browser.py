@@ -7,16 +7,13 @@ real RQ worker that sends the activation email (Django's console backend, read f
 Screenshots of the final state go to tmp_path.
 """
 
-import os
 import re
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from django.core.files import File
-from django.db import connections
 
 from tests.factories import CategoryFactory, UserFactory
 from tests.support import BASE_DIR, gunicorn, live_env, make_clip, rq_worker, wait_until
@@ -26,17 +23,9 @@ from video.pipeline.ffmpeg import probe
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = Path("/usr/bin/chromium")
 HLS_JS = BASE_DIR / "node_modules" / "hls.js" / "dist" / "hls.min.js"
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
 PASSWORD = "Sturdy-Passw0rd!"
+SPA_PORT = 5500
 PAGE = """<!doctype html><html><body><video id="player" muted></video>
 <script src="hls.min.js"></script>
 <script>
@@ -69,32 +58,24 @@ window.csrfToken = () => (document.cookie.match(/(?:^|; )csrftoken=([^;]+)/) || 
 
 
 @pytest.fixture
-def browser(monkeypatch):
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip("Chromium is missing; install it with: sudo apt-get install chromium")
+def browser(browser):
     if not HLS_JS.exists():
         pytest.skip("hls.js is missing; install it with: npm ci")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the test's ORM calls stay plain.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-            connections.close_all()
+    return browser
 
 
 @pytest.fixture
 def spa(tmp_path):
-    """A folder served on its own loopback origin, standing in for the SPA's host."""
+    """A folder served on its own loopback origin, standing in for the SPA's host
+    (http://127.0.0.1:5500 when that port is free)."""
     folder = tmp_path / "spa"
     folder.mkdir()
     (folder / "hls.min.js").write_bytes(HLS_JS.read_bytes())
     handler = partial(SimpleHTTPRequestHandler, directory=str(folder))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    try:  # the SPA's own origin (the default of CORS_ALLOWED_ORIGINS), unless something holds it
+        server = ThreadingHTTPServer(("127.0.0.1", SPA_PORT), handler)
+    except OSError:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield folder, f"http://127.0.0.1:{server.server_address[1]}"

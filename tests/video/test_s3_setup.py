@@ -27,6 +27,10 @@ def test_storage_setup_creates_a_private_bucket_with_cors_and_a_lifecycle_rule_a
     client = s3_media.client()
     rules = client.get_bucket_cors(Bucket=settings.AWS_STORAGE_BUCKET_NAME)["CORSRules"]
     assert rules[0]["AllowedOrigins"] == ["http://127.0.0.1:5500"]
+    # The admin's uploader sends parts straight to the bucket and reads each part's ETag.
+    assert rules[1]["AllowedOrigins"] == ["http://localhost:8000", "http://127.0.0.1:8000"]
+    assert set(rules[1]["AllowedMethods"]) == {"GET", "PUT", "POST", "DELETE"}
+    assert rules[1]["ExposeHeaders"] == ["ETag"]
     lifecycle = client.get_bucket_lifecycle_configuration(Bucket=settings.AWS_STORAGE_BUCKET_NAME)["Rules"]
     assert lifecycle[0]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
 
@@ -56,3 +60,12 @@ def test_health_reports_the_bucket_and_refused_credentials(s3_media, client, set
 
     assert refused.status_code == 503
     assert refused.json()["errors"]["storage"][0]
+
+
+def test_the_lifecycle_rule_never_aborts_an_upload_staff_may_still_resume(s3_media, settings):
+    settings.VIDEO_UPLOAD_RESUME_HOURS = 50
+
+    assert media_store.bucket_lifecycle_set()
+
+    lifecycle = s3_media.client().get_bucket_lifecycle_configuration(Bucket=s3_media.bucket)["Rules"]
+    assert lifecycle[0]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 3}

@@ -15,8 +15,11 @@ from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.worker import Worker
 
+from video import media_store
 from video.pipeline import queue, recovery
 from video.pipeline.transcode import video_transcode
+from video.uploads import bucket
+from video.uploads.services import upload_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +61,7 @@ def recover_stale_videos(older_than: float | None = None) -> int:
 
 
 class VideoflixWorker(Worker):
-    """RQ's worker, plus the video sweep after RQ's own registry maintenance.
+    """RQ's worker, plus the video and upload sweeps after RQ's own registry maintenance.
 
     RQ's maintenance moves jobs abandoned by a dead worker out of the StartedJobRegistry (retry
     or failed registry, running `transcode_video_failed`); the sweep then catches what RQ cannot
@@ -109,6 +112,11 @@ class VideoflixWorker(Worker):
             cleaned = recovery.scratch_sweep(job_status=queue.job_status)
             if cleaned:
                 logger.warning("Removed the scratch files of %d finished or abandoned transcode(s)", cleaned)
+            # Resumable uploads abandoned for VIDEO_UPLOAD_RESUME_HOURS (video/uploads/).
+            if swept := upload_sweep():
+                logger.info("Removed %d abandoned upload(s)", swept)
+            if media_store.enabled() and (swept := bucket.upload_sweep()):
+                logger.info("Removed %d abandoned upload(s) from the bucket", swept)
         except StopRequested:
             raise  # RQ's SIGTERM/SIGINT handler raises it wherever the worker is: stop, do not log it
         except Exception:

@@ -11,7 +11,16 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from video.pipeline.ffmpeg.process import CONTAINERS, FFMPEG, FFPROBE, ProbeError, run, source_input, tail
+from video.pipeline.ffmpeg.process import (
+    CONTAINERS,
+    FFMPEG,
+    FFPROBE,
+    ProbeError,
+    is_url,
+    run,
+    source_input,
+    tail,
+)
 
 NOT_READABLE = (
     "This file could not be read as a video. Videoflix accepts MP4/MOV, Matroska/WebM, AVI, MPEG-TS, "
@@ -40,8 +49,9 @@ class ProbeResult:
 
 
 def probe(path: str | os.PathLike) -> ProbeResult:
-    """Read a file's duration, displayed size, frame rate and audio; raise ProbeError if unusable."""
-    info = _ffprobe(Path(path))
+    """Read a file's (or a presigned URL's) duration, displayed size, frame rate and audio; raise
+    ProbeError if unusable."""
+    info = _ffprobe(path)
     streams = info.get("streams") or []
     video = _picture_stream(streams)
     width, height, rotation = _displayed_size(video)
@@ -56,11 +66,12 @@ def probe(path: str | os.PathLike) -> ProbeResult:
     )
 
 
-def _ffprobe(path: Path) -> dict:
-    if not path.is_file():
-        raise ProbeError("The file could not be found.")
-    if path.stat().st_size == 0:
-        raise ProbeError("The file is empty.")
+def _ffprobe(path: str | os.PathLike) -> dict:
+    if not is_url(path):
+        if not Path(path).is_file():
+            raise ProbeError("The file could not be found.")
+        if Path(path).stat().st_size == 0:
+            raise ProbeError("The file is empty.")
     try:
         result = run(
             [FFPROBE, "-v", "error", "-show_format", "-show_streams", "-of", "json", *source_input(path)]
@@ -172,7 +183,8 @@ def check_decodable_end(path: str | os.PathLike, duration: float, *, seconds: fl
 
 
 def check_upload(path: str | os.PathLike) -> ProbeResult:
-    """The checks an upload must pass before it is stored: it probes as a video and its end decodes."""
+    """The checks an upload must pass before it is stored: it probes as a video and its end decodes.
+    `path` may be a presigned URL of an object in the store (ffmpeg reads only what it needs)."""
     result = probe(path)
     check_decodable_end(path, result.duration)
     return result

@@ -27,13 +27,19 @@ CONTAINERS = {
 }
 
 
+def is_url(source) -> bool:
+    return isinstance(source, str) and source.startswith(("http://", "https://"))
+
+
 def source_input(path, container: str | None = None) -> list[str]:
-    """The input options for reading a source: the local file only, through the accepted
-    demuxers only (or exactly ``container``, once it is known)."""
-    options = ["-protocol_whitelist", "file", "-format_whitelist", ",".join(CONTAINERS)]
+    """The input options for reading a source: the local file only (or, for a presigned URL of
+    the object store, that URL over HTTP only), through the accepted demuxers only (or exactly
+    ``container``, once it is known)."""
+    protocols = "http,https,tcp,tls" if is_url(path) else "file"
+    options = ["-protocol_whitelist", protocols, "-format_whitelist", ",".join(CONTAINERS)]
     if container:
         options += ["-f", container]
-    return [*options, "-i", f"file:{path}"]
+    return [*options, "-i", path if is_url(path) else f"file:{path}"]
 
 
 class ProbeError(Exception):

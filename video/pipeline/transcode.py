@@ -166,7 +166,9 @@ def _encode_and_publish(
     with steps("source"):
         outputs.source_path(video, area)  # (after _prepare, which may clear the work area)
     store = outputs.output_for(area, version)
-    made = progressive.Output(area, ladder.split_for_start(plan))
+    # Two ffmpeg processes only for a film viewers watch while it encodes; a new version of a
+    # ready film is watched when complete, so one process (one decode) makes it soonest.
+    made = progressive.Output(area, ladder.split_for_start(plan) if growing else [plan])
     # Continuing a film viewers already watch: what they have stays published.
     starts = made.load(published=video.rungs if resumed and growing and video.playable else ())
     thumbnail = _Thumbnail(None if video.thumbnail else (source, area, probed))

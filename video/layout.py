@@ -232,6 +232,16 @@ def hls_key(video_id: int, version: str, *names: str) -> str:
     return hls_version_prefix(video_id, version) + "/".join(names)
 
 
+def hls_retired_prefix(video_id: int | None = None) -> str:
+    """Markers of replaced versions kept for viewers who still play them (one empty object per
+    version, its LastModified the moment it was replaced)."""
+    return "hls-retired/" if video_id is None else f"hls-retired/{video_id}/"
+
+
+def hls_retired_key(video_id: int, version: str) -> str:
+    return f"{hls_retired_prefix(video_id)}{version}"
+
+
 def hls_content_type(name: str) -> str:
     return PLAYLIST_CONTENT_TYPE if name.endswith(".m3u8") else SEGMENT_CONTENT_TYPE
 

@@ -347,3 +347,15 @@ def bucket_is_private() -> bool:
     except ClientError as error:
         return error_code(error) in ("AccessDenied", "403", "InvalidAccessKeyId", "AllAccessDisabled")
     return False
+
+
+def object_put(key: str, data: bytes) -> None:
+    client().put_object(Bucket=bucket(), Key=key, Body=data)
+
+
+def keys_modified(prefix: str) -> dict[str, float]:
+    """Every key below `prefix`, with when it was last written (seconds since the epoch)."""
+    found = {}
+    for page in client().get_paginator("list_objects_v2").paginate(Bucket=bucket(), Prefix=prefix):
+        found |= {item["Key"]: item["LastModified"].timestamp() for item in page.get("Contents", [])}
+    return found

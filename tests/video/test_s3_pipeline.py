@@ -2,14 +2,16 @@
 the HLS set uploaded under a version prefix and switched to in one transaction, the previous
 version and every leftover removed, nothing of a video left on the worker's disk."""
 
+import time
 from pathlib import Path
 
 import pytest
+import requests
 from django.conf import settings
 
 from video import layout
 from video.models import Video
-from video.pipeline import services
+from video.pipeline import outputs, services
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -52,25 +54,53 @@ def test_transcode_on_s3_publishes_a_version_and_keeps_nothing_on_the_worker_dis
     assert local_files() == []
 
 
-def test_second_transcode_switches_version_and_removes_the_previous_one(
-    s3_media, make_video, landscape_clip, run_worker, django_capture_on_commit_callbacks
+def versions_in_bucket(s3_media) -> set[str]:
+    return {key.split("/")[2] for key in s3_media.keys(s3_media.bucket, "hls/")}
+
+
+def test_second_transcode_switches_version_and_the_old_one_plays_until_its_signed_urls_expire(
+    s3_media, make_video, landscape_clip, run_worker, django_capture_on_commit_callbacks, bearer_client
 ):
     video = queue_and_run(make_video(landscape_clip), run_worker, django_capture_on_commit_callbacks)
     first = video.hls_version
+    # A viewer loaded the 360p playlist of the first version before the switch.
+    held = [line for line in bearer_client.get(f"/api/video/{video.pk}/360p/index.m3u8").content.decode()
+            .splitlines() if line and not line.startswith("#")]  # fmt: skip
 
     video = queue_and_run(video, run_worker, django_capture_on_commit_callbacks)
 
     assert video.status == Video.Status.READY
     assert video.hls_version != first
-    versions = {key.split("/")[2] for key in s3_media.keys(s3_media.bucket, "hls/")}
-    assert versions == {video.hls_version}
+    assert versions_in_bucket(s3_media) == {first, video.hls_version}
+    assert s3_media.keys(s3_media.bucket, "hls-retired/") == [f"hls-retired/{video.pk}/{first}"]
+    assert [requests.get(url, timeout=10).status_code for url in held] == [200, 200, 200]
+    # The next transcode's clean-up keeps it too; the sweep keeps it while its URLs may live.
+    outputs.video_leftovers_remove(video.pk)
+    assert outputs.retired_versions_sweep() == 0
+    assert versions_in_bucket(s3_media) == {first, video.hls_version}
+
+    later = time.time() + outputs.retired_grace_seconds() + 60
+    assert outputs.retired_versions_sweep(now=later) == 1
+
+    assert versions_in_bucket(s3_media) == {video.hls_version}
+    assert s3_media.keys(s3_media.bucket, "hls-retired/") == []
+    assert requests.get(held[0], timeout=10).status_code == 404
+    current = bearer_client.get(f"/api/video/{video.pk}/360p/index.m3u8").content.decode()
+    assert [
+        requests.get(line, timeout=10).status_code for line in current.splitlines() if line[:1] != "#"
+    ] == [
+        200,
+        200,
+        200,
+    ]
 
 
 def test_deleting_a_video_removes_all_its_objects_after_the_commit(
     s3_media, make_video, landscape_clip, run_worker, django_capture_on_commit_callbacks
 ):
     video = queue_and_run(make_video(landscape_clip), run_worker, django_capture_on_commit_callbacks)
-    assert s3_media.keys(s3_media.bucket)
+    video = queue_and_run(video, run_worker, django_capture_on_commit_callbacks)  # one version retired
+    assert s3_media.keys(s3_media.bucket, "hls-retired/")
 
     with django_capture_on_commit_callbacks(execute=True):
         services.video_delete(video=video)

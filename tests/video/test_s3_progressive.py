@@ -147,4 +147,6 @@ def test_on_s3_a_new_version_of_a_ready_film_is_uploaded_beside_the_old_one_whic
     assert seen and all(moment == (old, ["120p"], [(video.pk, False)], 200, True) for moment in seen), seen
     video.refresh_from_db()
     assert video.hls_version != old and video.rungs == ["120p", "360p"]
-    assert {key.split("/")[2] for key in s3_media.keys(s3_media.bucket, "hls/")} == {video.hls_version}
+    # The old version stays for viewers who hold its signed URLs, marked as replaced.
+    assert {key.split("/")[2] for key in s3_media.keys(s3_media.bucket, "hls/")} == {old, video.hls_version}
+    assert s3_media.keys(s3_media.bucket, "hls-retired/") == [f"hls-retired/{video.pk}/{old}"]

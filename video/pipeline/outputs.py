@@ -4,19 +4,25 @@
 transcode) or in a work folder renamed into place when complete.
 `s3`: the source is downloaded to the work area, segments are uploaded while ffmpeg encodes
 (video.media_store.FolderUploader) under a version prefix, each served playlist after the
-segments it lists (`sync`), and the row's `hls_version` names the version viewers get; the
-previous version is removed after the commit. A version no row references (a failed, superseded
-or killed job's) is deleted by `video_leftovers_remove`, run when a transcode starts afresh and by
-the stale-job sweep.
+segments it lists (`sync`), and the row's `hls_version` names the version viewers get. The
+version it replaces is *retired* after the commit: a viewer who loaded its playlists before the
+switch still holds signed URLs of its segments, valid for up to HLS_SIGNED_URL_SECONDS (plus the
+signing window), so it is kept that long (`retired_grace_seconds`) and then deleted by the
+worker's maintenance (`retired_versions_sweep`). A version no row references and that is not so
+retired (a failed, superseded or killed job's) is deleted by `video_leftovers_remove`, run when a
+transcode starts afresh and by the stale-job sweep.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+
+from django.conf import settings
 
 from video import layout, media_store
 from video.models import Video
@@ -74,7 +80,7 @@ class BucketOutput:
     def publish(self, *, previous_version: str) -> Callable[[], None]:
         if not previous_version or previous_version == self.version:
             return _nothing
-        return partial(_version_remove, self.area.video_id, previous_version)
+        return partial(_version_retire, self.area.video_id, previous_version)
 
     def discard(self) -> None:
         _version_remove(self.area.video_id, self.version)
@@ -106,17 +112,58 @@ def _version_remove(video_id: int, version: str) -> None:
         logger.warning("Could not delete version %s of video %s; the sweep retries", version, video_id)
 
 
+def _version_retire(video_id: int, version: str) -> None:
+    try:
+        media_store.object_put(layout.hls_retired_key(video_id, version), b"")
+    except media_store.StoreError:
+        # Without its marker the version is a leftover: the video's next transcode deletes it.
+        logger.warning("Could not mark version %s of video %s as retired", version, video_id)
+
+
+def retired_grace_seconds() -> int:
+    """How long a replaced version stays: the longest a segment URL signed before the switch lives."""
+    return settings.HLS_SIGNED_URL_SECONDS + settings.HLS_SIGNED_URL_WINDOW_SECONDS
+
+
+def _retired_versions(video_id: int | None = None) -> dict[tuple[int, str], float]:
+    """(video id, version) -> when it was replaced, of the versions still kept for viewers."""
+    found = {}
+    for key, modified in media_store.keys_modified(layout.hls_retired_prefix(video_id)).items():
+        parts = key.split("/")
+        if len(parts) == 3 and parts[1].isdigit():
+            found[(int(parts[1]), parts[2])] = modified
+    return found
+
+
+def retired_versions_sweep(*, now: float | None = None) -> int:
+    """Delete the replaced versions whose grace is over (and their markers); return how many."""
+    cutoff = (time.time() if now is None else now) - retired_grace_seconds()
+    removed = 0
+    for (video_id, version), retired_at in _retired_versions().items():
+        if retired_at > cutoff:
+            continue
+        current = Video.objects.filter(pk=video_id).values_list("hls_version", flat=True).first()
+        if current != version:
+            media_store.prefix_delete(layout.hls_version_prefix(video_id, version))
+        media_store.keys_delete([layout.hls_retired_key(video_id, version)])
+        removed += 1
+    return removed
+
+
 def video_leftovers_remove(video_id: int) -> None:
     """Remove a video's unpublished output: local work folders, and in the bucket every version
-    but the one its row references (all of them once the row is gone)."""
+    but the one its row references and those retired for viewers who still play them (all of them
+    once the row is gone)."""
     layout.work_area_clean(video_id)
     if not media_store.enabled():
         return
     current = Video.objects.filter(pk=video_id).values_list("hls_version", flat=True).first()
-    keep = layout.hls_version_prefix(video_id, current) if current else None
     try:
+        kept = {version for _, version in _retired_versions(video_id)} if current is not None else set()
+        kept |= {current} if current else set()
+        prefixes = tuple(layout.hls_version_prefix(video_id, version) for version in kept)
         media_store.prefix_delete(
-            layout.hls_video_prefix(video_id), keep=lambda key: keep is not None and key.startswith(keep)
+            layout.hls_video_prefix(video_id), keep=lambda key: key.startswith(prefixes)
         )
     except media_store.StoreError:
         logger.warning("Could not remove the leftovers of video %s; the sweep retries", video_id)
@@ -136,5 +183,6 @@ def video_output_remove(video_id: int) -> None:
     if media_store.enabled():
         try:
             media_store.prefix_delete(layout.hls_video_prefix(video_id))
+            media_store.prefix_delete(layout.hls_retired_prefix(video_id))
         except media_store.StoreError:
             logger.warning("Could not delete the HLS objects of deleted video %s", video_id)

@@ -16,7 +16,7 @@ from rq.job import Job
 from rq.worker import Worker
 
 from video import media_store
-from video.pipeline import queue, recovery
+from video.pipeline import outputs, queue, recovery
 from video.pipeline.transcode import video_transcode
 from video.uploads import bucket
 from video.uploads.services import upload_sweep
@@ -117,6 +117,8 @@ class VideoflixWorker(Worker):
                 logger.info("Removed %d abandoned upload(s)", swept)
             if media_store.enabled() and (swept := bucket.upload_sweep()):
                 logger.info("Removed %d abandoned upload(s) from the bucket", swept)
+            if media_store.enabled() and (swept := outputs.retired_versions_sweep()):
+                logger.info("Removed %d replaced HLS version(s) whose signed URLs have expired", swept)
         except StopRequested:
             raise  # RQ's SIGTERM/SIGINT handler raises it wherever the worker is: stop, do not log it
         except Exception:

@@ -209,13 +209,23 @@ class FolderUploader:
             self.sent[path] = self.pool.submit(file_upload, path, key)
         return self.sent[path]
 
+    def adopt(self, paths: Iterable[Path]) -> None:
+        """Count these files of the folder as stored already (a run that continues, on another
+        machine, a version whose segments are in the bucket but not on this disk)."""
+        for path in paths:
+            done: Future = Future()
+            done.set_result(None)
+            self.sent.setdefault(path, done)
+
     def finish(self) -> int:
         """Upload what is left, playlists last; return how many files the folder had."""
         self._stop_watching()
         segments, playlists = layout.output_files(self.folder)
         self._wait([self.upload(path) for path in segments])
         # A safety net for the "finished" rule: a file that grew after its upload began goes again.
-        changed = [path for path in segments if path.stat().st_size != self.sizes[path]]
+        changed = [
+            path for path in segments if path in self.sizes and path.stat().st_size != self.sizes[path]
+        ]
         for path in changed:
             logger.warning("%s changed after its upload started; uploading it again", path)
             self.sent.pop(path)
@@ -353,9 +363,11 @@ def object_put(key: str, data: bytes) -> None:
     client().put_object(Bucket=bucket(), Key=key, Body=data)
 
 
-def keys_modified(prefix: str) -> dict[str, float]:
-    """Every key below `prefix`, with when it was last written (seconds since the epoch)."""
+def keys_info(prefix: str) -> dict[str, tuple[int, float]]:
+    """Every key below `prefix`, with its size and when it was last written (seconds since the
+    epoch), from one listing."""
     found = {}
     for page in client().get_paginator("list_objects_v2").paginate(Bucket=bucket(), Prefix=prefix):
-        found |= {item["Key"]: item["LastModified"].timestamp() for item in page.get("Contents", [])}
+        for item in page.get("Contents", []):
+            found[item["Key"]] = (item["Size"], item["LastModified"].timestamp())
     return found

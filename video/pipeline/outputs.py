@@ -16,6 +16,7 @@ transcode starts afresh and by the stale-job sweep.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -53,6 +54,9 @@ class LocalOutput:
     def discard(self) -> None:
         """Nothing outside the work area, which the job removes."""
 
+    def adopt(self, stored: list[Path]) -> None:
+        """Nothing to do: a local run only continues from its own disk."""
+
 
 class BucketOutput:
     def __init__(self, area: layout.WorkArea, version: str):
@@ -76,6 +80,10 @@ class BucketOutput:
 
     def complete(self) -> None:
         self.uploader.finish()
+        media_store.keys_delete([layout.hls_key(self.area.video_id, self.version, layout.PLAN_FILE)])
+
+    def adopt(self, stored: list[Path]) -> None:
+        self.uploader.adopt(stored)
 
     def publish(self, *, previous_version: str) -> Callable[[], None]:
         if not previous_version or previous_version == self.version:
@@ -84,6 +92,51 @@ class BucketOutput:
 
     def discard(self) -> None:
         _version_remove(self.area.video_id, self.version)
+
+
+def plan_store(area: layout.WorkArea, version: str) -> None:
+    """s3 mode: keep the plan of a new version beside its segments, so a retry on any machine can
+    continue it (`version_restore`); removed once the version is complete."""
+    if media_store.enabled():
+        media_store.file_upload(area.plan_file, layout.hls_key(area.video_id, version, layout.PLAN_FILE))
+
+
+def version_restore(
+    area: layout.WorkArea, *, version: str, fingerprint: dict, rungs: list[str]
+) -> dict[Path, int] | None:
+    """s3 mode, a version viewers already watch that this machine has no work area of (its worker
+    died; the retry runs here): when the bucket holds the same plan, set the area up as the last
+    run left it for viewers (its plan, the served rung playlists and each one's first segment, for
+    its codecs) and return the size of every segment those list, which are stored but (but for
+    the first) not on this disk; None when there is nothing to continue."""
+    if not media_store.enabled():
+        return None
+    data = media_store.object_read(layout.hls_key(area.video_id, version, layout.PLAN_FILE))
+    try:
+        stored = json.loads(data) if data is not None else None
+    except ValueError:
+        stored = None
+    if not isinstance(stored, dict) or stored.get("plan") != fingerprint or stored.get("version") != version:
+        return None
+    layout.work_area_reset(area)
+    area.plan_file.write_bytes(data)
+    prefix = layout.hls_version_prefix(area.video_id, version)
+    sizes = {key.removeprefix(prefix): size for key, (size, _) in media_store.keys_info(prefix).items()}
+    listed: dict[Path, int] = {}
+    for rung in rungs:
+        text = media_store.object_read(prefix + f"{rung}/{layout.RUNG_PLAYLIST}")
+        if text is None:
+            continue  # not published yet: its process starts that rung again
+        playlist = area.rung_playlist(rung)
+        playlist.parent.mkdir(parents=True, exist_ok=True)
+        playlist.write_bytes(text)
+        names = [name for name, _ in parse_media_playlist(playlist)]
+        listed |= {
+            playlist.parent / name: sizes[f"{rung}/{name}"] for name in names if f"{rung}/{name}" in sizes
+        }
+        if names:
+            media_store.file_download(prefix + f"{rung}/{names[0]}", playlist.parent / names[0])
+    return listed
 
 
 def source_path(video: Video, area: layout.WorkArea, *, fetch: bool = True) -> str:
@@ -128,7 +181,7 @@ def retired_grace_seconds() -> int:
 def _retired_versions(video_id: int | None = None) -> dict[tuple[int, str], float]:
     """(video id, version) -> when it was replaced, of the versions still kept for viewers."""
     found = {}
-    for key, modified in media_store.keys_modified(layout.hls_retired_prefix(video_id)).items():
+    for key, (_, modified) in media_store.keys_info(layout.hls_retired_prefix(video_id)).items():
         parts = key.split("/")
         if len(parts) == 3 and parts[1].isdigit():
             found[(int(parts[1]), parts[2])] = modified

@@ -90,6 +90,7 @@ class Output:
     def __init__(self, area: layout.WorkArea, groups: list[ladder.TranscodePlan]):
         self.area, self.groups = area, groups
         self.segment_seconds = groups[0].segment_seconds
+        self.stored: dict[Path, int] = {}  # segments of an earlier run kept only in the bucket
         self.duration = groups[0].probe.duration
         self.rungs = {
             planned.rung.name: RungOutput(
@@ -102,17 +103,19 @@ class Output:
             for planned in group.rungs
         }
 
-    def load(self, *, published: Iterable[str] = ()) -> list[int | None]:
+    def load(
+        self, *, published: Iterable[str] = (), stored: dict[Path, int] | None = None
+    ) -> list[int | None]:
         """Read what earlier runs left (the served playlists, then ffmpeg's; `published`: the rungs
-        viewers already have); return, per group, the segment its ffmpeg starts at, or None when the
-        group is complete."""
-        published = set(published)
+        viewers already have; `stored`: the sizes of segments kept in the bucket, not on this disk);
+        return, per group, the segment its ffmpeg starts at, or None when the group is complete."""
+        published, self.stored = set(published), dict(stored or {})
         for rung in self.rungs.values():
             rung.published = rung.name in published
             rung.folder.mkdir(parents=True, exist_ok=True)
             listed = playlists.parse_media_playlist(rung.served_playlist, missing_ok=True)
             for name, seconds in listed:
-                if not (rung.folder / name).is_file():
+                if not (rung.folder / name).is_file() and rung.folder / name not in self.stored:
                     break
                 rung.segments[name] = seconds
         self.refresh()

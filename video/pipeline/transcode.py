@@ -162,15 +162,19 @@ def _encode_and_publish(
 ) -> str:
     steps = _StepTimes()
     source, probed, plan = _plan(video, area)
-    version, resumed = _prepare(video=video, job_id=job_id, area=area, plan=plan, growing=growing)
+    version, stored = _prepare(video=video, job_id=job_id, area=area, plan=plan, growing=growing)
+    resumed = stored is not None
     with steps("source"):
         outputs.source_path(video, area)  # (after _prepare, which may clear the work area)
     store = outputs.output_for(area, version)
+    store.adopt(list(stored or {}))
     # Two ffmpeg processes only for a film viewers watch while it encodes; a new version of a
     # ready film is watched when complete, so one process (one decode) makes it soonest.
     made = progressive.Output(area, ladder.split_for_start(plan) if growing else [plan])
     # Continuing a film viewers already watch: what they have stays published.
-    starts = made.load(published=video.rungs if resumed and growing and video.playable else ())
+    starts = made.load(
+        published=video.rungs if resumed and growing and video.playable else (), stored=stored or {}
+    )
     thumbnail = _Thumbnail(None if video.thumbnail else (source, area, probed))
     fields = {"duration": probed.duration, "source_width": probed.width, "source_height": probed.height}
     publisher = _Publisher(
@@ -196,16 +200,28 @@ def _encode_and_publish(
 
 def _prepare(
     *, video: Video, job_id: str, area: layout.WorkArea, plan: ladder.TranscodePlan, growing: bool
-) -> tuple[str, bool]:
+) -> tuple[str, dict[Path, int] | None]:
     """Continue what an earlier run of the same plan left, or start afresh (taking a video that is
     published while it grows out of the catalogue until its new output is playable); return the
-    output's version (a new bucket prefix when starting afresh in s3 mode, else empty) and
-    whether it continues."""
+    output's version (a new bucket prefix when starting afresh in s3 mode, else empty) and, when
+    it continues, the segments it continues that are stored but not on this disk, with their sizes
+    (else None)."""
     source_name = video.source.name
     version = progressive.plan_version(area, plan, source_name=source_name)
     if version is not None:
         logger.info("Transcode of video %s continues from its last finished segments", video.pk)
-        return version, True
+        return version, {}
+    if growing and video.playable and video.hls_version:
+        fingerprint = progressive.plan_fingerprint(plan, source_name=source_name)
+        rungs = [planned.rung.name for planned in plan.rungs]
+        stored = outputs.version_restore(
+            area, version=video.hls_version, fingerprint=fingerprint, rungs=rungs
+        )
+        if stored is not None:
+            logger.info(
+                "Transcode of video %s continues version %s from the bucket", video.pk, video.hls_version
+            )
+            return video.hls_version, stored
     if growing:
         Video.objects.filter(pk=video.pk, job_id=job_id).update(
             playable=False, rungs=[], transcoded_at=None, hls_version=""
@@ -215,7 +231,8 @@ def _prepare(
     layout.work_area_reset(area)
     version = uuid.uuid4().hex[:12] if media_store.enabled() else ""
     progressive.plan_write(area, plan, source_name=source_name, version=version)
-    return version, False
+    outputs.plan_store(area, version)
+    return version, None
 
 
 def _make_thumbnail(source: str, area: layout.WorkArea, probed: probe.ProbeResult) -> str:
@@ -346,7 +363,7 @@ def _write_master(output: progressive.Output, names: list[str]) -> Path:
         for planned in plan.rungs:
             if planned.rung.name in names:
                 segments = sorted(output.rungs[planned.rung.name].segments.items())
-                described.append(playlists.describe_rung(plan, planned, segments))
+                described.append(playlists.describe_rung(plan, planned, segments, sizes=output.stored))
     master = output.area.folder / layout.MASTER_PLAYLIST
     playlists.write_master_playlist(master, described, output.groups[0].fps)
     return master

@@ -12,7 +12,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -79,10 +79,14 @@ def _codecs(first_segment: Path, has_audio: bool) -> str:
 
 
 def describe_rung(
-    plan: TranscodePlan, planned: PlannedRung, segments: Sequence[tuple[str, float]] | None = None
+    plan: TranscodePlan,
+    planned: PlannedRung,
+    segments: Sequence[tuple[str, float]] | None = None,
+    *,
+    sizes: Mapping[Path, int] | None = None,
 ) -> RungInfo:
     """Measure what a produced rung needs: peak and average bitrate from its real segments (those
-    its served playlist lists, or `segments` so far)."""
+    its served playlist lists, or `segments` so far; `sizes` of those not on this disk)."""
     folder = plan.output_dir / planned.rung.name
     if segments is None:
         segments = parse_media_playlist(folder / layout.RUNG_PLAYLIST)
@@ -90,7 +94,8 @@ def describe_rung(
         raise TranscodeError(f"ffmpeg produced no segments for {planned.rung.name}.")
     total_bytes, total_seconds, peak = 0, 0.0, 0
     for name, seconds in segments:
-        size = (folder / name).stat().st_size
+        path = folder / name
+        size = sizes[path] if sizes and path in sizes and not path.is_file() else path.stat().st_size
         total_bytes += size
         total_seconds += seconds
         if seconds > 0.5:

@@ -10,6 +10,8 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,3 +186,38 @@ class Table:
         print("  ".join("-" * width for width in widths))
         for row in self.rows:
             print("  ".join(value.ljust(widths[i]) for i, value in enumerate(row)))
+
+
+class MultipartFileBody:
+    """A multipart/form-data body (form fields, then one file) streamed from disk in 1 MB pieces,
+    with its length known up front: requests then sends Content-Length and the pieces as they are
+    read, as a browser does, and `finished_at` notes when the last byte was handed over."""
+
+    def __init__(self, fields: dict[str, str], file_field: str, path: Path, *, content_type: str):
+        self.boundary = uuid.uuid4().hex
+        head = "".join(
+            f'--{self.boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+            for name, value in fields.items()
+        )
+        head += (
+            f'--{self.boundary}\r\nContent-Disposition: form-data; name="{file_field}"; '
+            f'filename="{path.name}"\r\nContent-Type: {content_type}\r\n\r\n'
+        )
+        self.path, self.head, self.tail = path, head.encode(), f"\r\n--{self.boundary}--\r\n".encode()
+        self.length = len(self.head) + path.stat().st_size + len(self.tail)
+        self.finished_at: float | None = None
+
+    @property
+    def content_type(self) -> str:
+        return f"multipart/form-data; boundary={self.boundary}"
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __iter__(self):
+        yield self.head
+        with open(self.path, "rb") as handle:
+            while chunk := handle.read(1024 * 1024):
+                yield chunk
+        yield self.tail
+        self.finished_at = time.monotonic()

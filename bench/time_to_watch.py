@@ -30,53 +30,24 @@ import secrets
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.common import Table, drop_environment, prepare_environment, require_tools  # noqa: E402
+from bench.common import (  # noqa: E402
+    MultipartFileBody,
+    Table,
+    drop_environment,
+    prepare_environment,
+    require_tools,
+)
 from bench.transcode import make_source  # noqa: E402
 from tests.support import admin_session, gunicorn, manage, rq_worker  # noqa: E402
 
 FIRST_PLAYABLE_BAR = 10.0
 START_RUNG = "480p"  # what the SPA loads first
 POLL = 0.1
-
-
-class UploadBody:
-    """A multipart/form-data body streamed from the source file, with a known length, that notes
-    when its last byte was read (sent)."""
-
-    def __init__(self, fields: dict[str, str], file_field: str, path: Path):
-        self.boundary = uuid.uuid4().hex
-        head = "".join(
-            f'--{self.boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
-            for name, value in fields.items()
-        )
-        head += (
-            f'--{self.boundary}\r\nContent-Disposition: form-data; name="{file_field}"; '
-            f'filename="{path.name}"\r\nContent-Type: video/mp4\r\n\r\n'
-        )
-        self.parts = [head.encode(), path, f"\r\n--{self.boundary}--\r\n".encode()]
-        self.length = len(self.parts[0]) + path.stat().st_size + len(self.parts[2])
-        self.finished_at: float | None = None
-
-    @property
-    def content_type(self) -> str:
-        return f"multipart/form-data; boundary={self.boundary}"
-
-    def __len__(self) -> int:
-        return self.length
-
-    def __iter__(self):
-        yield self.parts[0]
-        with open(self.parts[1], "rb") as handle:
-            while chunk := handle.read(1024 * 1024):
-                yield chunk
-        yield self.parts[2]
-        self.finished_at = time.monotonic()
 
 
 def upload(web_url: str, session, *, category_id: int, source: Path) -> float:
@@ -89,7 +60,7 @@ def upload(web_url: str, session, *, category_id: int, source: Path) -> float:
         "category": str(category_id),
         "csrfmiddlewaretoken": session.cookies["csrftoken"],
     }
-    body = UploadBody(fields, "source", source)
+    body = MultipartFileBody(fields, "source", source, content_type="video/mp4")
     # requests streams an iterable with a length under that Content-Length.
     headers = {"Referer": url, "Content-Type": body.content_type}
     response = session.post(url, data=body, headers=headers, timeout=600, allow_redirects=False)

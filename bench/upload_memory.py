@@ -31,13 +31,19 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.common import Table, drop_environment, prepare_environment, process_rss_mb, require_tools  # noqa: E402
+from bench.common import (  # noqa: E402
+    MultipartFileBody,
+    Table,
+    drop_environment,
+    prepare_environment,
+    process_rss_mb,
+    require_tools,
+)
 from tests.support import admin_session, ffmpeg, gunicorn, manage  # noqa: E402
 
 RSS_GROWTH_BAR_MB = 50
@@ -78,49 +84,6 @@ class RssSampler:
         self.peak = max(self.peak, process_rss_mb(self.pid))
 
 
-class MultipartBody:
-    """A multipart/form-data body read from disk piece by piece, with its length known up front
-    (requests then sends Content-Length and streams it, as a browser does)."""
-
-    def __init__(self, fields: dict[str, str], file_field: str, path: Path):
-        self.boundary = uuid.uuid4().hex
-        head = "".join(
-            f'--{self.boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
-            for name, value in fields.items()
-        )
-        head += (
-            f'--{self.boundary}\r\nContent-Disposition: form-data; name="{file_field}"; '
-            f'filename="{path.name}"\r\nContent-Type: video/x-msvideo\r\n\r\n'
-        )
-        self.parts = [head.encode(), path, f"\r\n--{self.boundary}--\r\n".encode()]
-        self.len = len(self.parts[0]) + path.stat().st_size + len(self.parts[2])
-        self._pieces = self._read_all()
-        self._buffer = b""
-
-    @property
-    def content_type(self) -> str:
-        return f"multipart/form-data; boundary={self.boundary}"
-
-    def _read_all(self):
-        yield self.parts[0]
-        with open(self.parts[1], "rb") as handle:
-            while chunk := handle.read(1024 * 1024):
-                yield chunk
-        yield self.parts[2]
-
-    def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._buffer) < size:
-            piece = next(self._pieces, None)
-            if piece is None:
-                break
-            self._buffer += piece
-        if size < 0:
-            data, self._buffer = self._buffer, b""
-        else:
-            data, self._buffer = self._buffer[:size], self._buffer[size:]
-        return data
-
-
 def form_fields(session, category_id: int, title: str, **extra) -> dict[str, str]:
     return {
         "csrfmiddlewaretoken": session.cookies["csrftoken"],
@@ -156,7 +119,8 @@ def upload_tus(session, url: str, film: Path, category_id: int) -> None:
 
 
 def upload_plain(session, url: str, film: Path, category_id: int) -> None:
-    body = MultipartBody(form_fields(session, category_id, "plain"), "source", film)
+    fields = form_fields(session, category_id, "plain")
+    body = MultipartFileBody(fields, "source", film, content_type="video/x-msvideo")
     saved = session.post(
         f"{url}/admin/video/video/add/",
         data=body,

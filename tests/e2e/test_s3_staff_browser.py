@@ -3,10 +3,11 @@ gunicorn and RQ worker) sends the film's parts straight to the session's Seaweed
 signs. The parts go through a loopback relay that bounds their rate (the URLs are signed for the
 relay's host, which passes every byte on unchanged), so the page can be closed half way; what
 the bucket holds is read with ListParts, and the bytes sent after the resume are the parts the
-second page PUT.
+second page PUT. Once the film is ready, the change page's preview plays it from the bucket.
 """
 
 import hashlib
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -123,6 +124,23 @@ def test_an_upload_to_the_bucket_resumes_after_the_page_is_closed_and_the_film_b
     assert video.status == Video.Status.READY
     assert media_store.keys_list(f"hls/{video.pk}/{video.hls_version}/360p/")
     assert s3_media.keys(s3_media.bucket, bucket.CHECKED_PREFIX) == []
+
+    # The preview plays the version in the bucket: segments come from the store, presigned.
+    segments = []
+    second.on("request", lambda request: ".ts" in request.url and segments.append(request.url))
+    second.reload()
+    rungs = second.locator(".vf-preview-rungs tbody tr").evaluate_all("rows => rows.map(r => r.dataset.rung)")
+    assert rungs == ["120p", "360p"]
+    sizes = second.locator(".vf-preview-rungs tbody tr td:nth-child(6)").all_text_contents()
+    assert all(re.fullmatch(r"[0-9.]+\xa0(KB|MB)", size) for size in sizes), sizes
+    second.evaluate("document.getElementById('vf-preview-video').play()")
+    second.wait_for_function("document.getElementById('vf-preview-video').currentTime > 1.5", timeout=60_000)
+    played = second.evaluate("window.vfPreview")
+    assert played["errors"] == [] and played["fragments"] > 0
+    store_segment = f"/{s3_media.bucket}/hls/{video.pk}/{video.hls_version}/"
+    assert segments and all(store_segment in url and "X-Amz-Signature=" in url for url in segments), segments
+    assert second.locator("#vf-preview-rung option").count() == 3  # automatic and two rungs
+    screenshot(second, "s3-preview-playing")
 
 
 def test_a_text_file_renamed_mp4_is_refused_on_the_page_and_leaves_no_object(

@@ -1,6 +1,7 @@
-// The preview player on a ready video's change page: hls.js plays the master playlist that the
+// The preview player on a playable video's change page: hls.js plays the master playlist that the
 // staff session may read (admin/video/video/<id>/preview/master.m3u8); its rung playlists carry
-// segment URLs signed for this staff member. A menu picks a rung or automatic switching.
+// segment URLs signed for this staff member (the viewer API's, or presigned URLs of the store
+// with MEDIA_STORAGE=s3). A menu picks a rung or automatic switching.
 import Hls from "hls.js";
 
 // What the browser tests read: fatal player errors and loaded fragments.

@@ -12,8 +12,6 @@ import "@uppy/core/css/style.min.css";
 import "@uppy/dashboard/css/style.min.css";
 import "./uploader.css";
 
-const MB = 1024 * 1024;
-
 // Django's answer as JSON, or an error carrying its sentence (serverSentence reads it).
 async function postJson(url, body, csrfToken) {
   const response = await fetch(url, {
@@ -38,11 +36,15 @@ const BACKENDS = {
   // file name and size when there is one, so choosing the file again after a reload resumes it
   // (the plugin lists the parts already there and sends only the rest).
   s3(uppy, config, csrfToken) {
+    // Django plans the parts (video/uploads/bucket.py part_bytes) and signs each URL for its
+    // exact length, so the plugin must cut the file the same way: the size comes with `start`.
+    const partBytes = new Map();
     uppy.addPreProcessor(async (fileIDs) => {
       for (const id of fileIDs) {
         const file = uppy.getFile(id);
         try {
           const upload = await postJson(config.endpoint, { filename: file.name, size: file.size }, csrfToken);
+          partBytes.set(file.size, upload.partBytes);
           uppy.setFileState(id, { s3Multipart: { key: upload.key, uploadId: upload.uploadId } });
         } catch (error) {
           uppy.emit("upload-error", file, error); // a refusal (too large, empty) in the server's words
@@ -52,8 +54,7 @@ const BACKENDS = {
     });
     uppy.use(AwsS3, {
       shouldUseMultipart: true,
-      // 8 MB parts (S3's smallest is 5 MB); a film too large for 10,000 of them gets larger ones.
-      getChunkSize: ({ size }) => Math.max(8 * MB, Math.ceil(size / 10000)),
+      getChunkSize: ({ size }) => partBytes.get(size),
       signRequest: (request) => postJson(`${config.endpoint}sign`, request, csrfToken),
     });
     // The parts are assembled in the bucket; Django now runs the checks of a plain upload.

@@ -3,17 +3,19 @@ gunicorn and RQ worker) sends the film's parts straight to the session's Seaweed
 signs. The parts go through a loopback relay that bounds their rate (the URLs are signed for the
 relay's host, which passes every byte on unchanged), so the page can be closed half way; what
 the bucket holds is read with ListParts, and the bytes sent after the resume are the parts the
-second page PUT.
+second page PUT. Once the film is ready, the change page's preview plays it from the bucket.
 """
 
 import hashlib
+import re
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.e2e.test_staff_browser import FILE_INPUT, Network, logged_in, screenshot
+from tests.e2e.test_staff_browser import FILE_INPUT, logged_in, screenshot
 from tests.factories import CategoryFactory, UserFactory
-from tests.support import BASE_DIR, gunicorn, live_env, make_clip, rq_worker, wait_until
+from tests.support import BASE_DIR, Relay, gunicorn, live_env, make_clip, rq_worker, wait_until
 from video import media_store
 from video.models import Video
 from video.uploads import bucket
@@ -32,7 +34,7 @@ def s3_staff_site(browser, settings, s3_media, tmp_path):
     if not (BUNDLES / "uploader.js").exists():
         pytest.skip("The admin's bundles are missing; build them with: npm ci && npm run build")
     staff = UserFactory(email="staff@example.com", password=PASSWORD, is_staff=True, is_superuser=True)
-    store = Network(s3_media.endpoint, upload_rate=PART_BYTES_PER_SECOND)
+    store = Relay(s3_media.endpoint, upload_rate=PART_BYTES_PER_SECOND)
     store_host = store.url.removeprefix("http://")
     env = live_env(
         settings,
@@ -44,7 +46,7 @@ def s3_staff_site(browser, settings, s3_media, tmp_path):
         VIDEO_HLS_SEGMENT_SECONDS=2,
     )
     with gunicorn(env, tmp_path) as web, rq_worker(env, tmp_path):
-        admin = Network(web.url, upload_rate=0)
+        admin = Relay(web.url)
         # What storage_setup sets for VIDEO_UPLOAD_ORIGINS: the admin's origin may send parts.
         media_store.bucket_cors_set(origins=[], upload_origins=[admin.url])
         try:
@@ -124,6 +126,23 @@ def test_an_upload_to_the_bucket_resumes_after_the_page_is_closed_and_the_film_b
     assert media_store.keys_list(f"hls/{video.pk}/{video.hls_version}/360p/")
     assert s3_media.keys(s3_media.bucket, bucket.CHECKED_PREFIX) == []
 
+    # The preview plays the version in the bucket: segments come from the store, presigned.
+    segments = []
+    second.on("request", lambda request: ".ts" in request.url and segments.append(request.url))
+    second.reload()
+    rungs = second.locator(".vf-preview-rungs tbody tr").evaluate_all("rows => rows.map(r => r.dataset.rung)")
+    assert rungs == ["120p", "360p"]
+    sizes = second.locator(".vf-preview-rungs tbody tr td:nth-child(6)").all_text_contents()
+    assert all(re.fullmatch(r"[0-9.]+\xa0(KB|MB)", size) for size in sizes), sizes
+    second.evaluate("document.getElementById('vf-preview-video').play()")
+    second.wait_for_function("document.getElementById('vf-preview-video').currentTime > 1.5", timeout=60_000)
+    played = second.evaluate("window.vfPreview")
+    assert played["errors"] == [] and played["fragments"] > 0
+    store_segment = f"/{s3_media.bucket}/hls/{video.pk}/{video.hls_version}/"
+    assert segments and all(store_segment in url and "X-Amz-Signature=" in url for url in segments), segments
+    assert second.locator("#vf-preview-rung option").count() == 3  # automatic and two rungs
+    screenshot(second, "s3-preview-playing")
+
 
 def test_a_text_file_renamed_mp4_is_refused_on_the_page_and_leaves_no_object(
     s3_staff_site, s3_media, tmp_path
@@ -164,3 +183,38 @@ def test_cancelling_an_upload_to_the_bucket_aborts_it_there(s3_staff_site, s3_me
         ".vf-upload-message"
     ).text_content()
     assert page.locator("input[name=_save]").is_disabled()
+
+
+def test_an_upload_to_the_bucket_can_be_paused_and_resumed_and_ends_with_the_files_bytes(
+    s3_staff_site, s3_media, tmp_path
+):
+    url, context = s3_staff_site
+    film = make_clip(tmp_path / "film.mp4", width=1280, height=720, seconds=20)
+    size = film.stat().st_size
+
+    page = add_page(context, url)
+    puts = []
+    page.on("request", lambda request: request.method == "PUT" and puts.append(time.monotonic()))
+    page.set_input_files(FILE_INPUT, str(film))
+    assert wait_until(lambda: parts_in_bucket() > 0, timeout=90, interval=0.1), "no part arrived"
+    page.click('button[title="Pause upload"]')
+    paused_at, last = time.monotonic(), -1
+    while (held := parts_in_bucket()) != last:  # a part in flight may still land
+        last = held
+        time.sleep(1.5)
+    quiet_from = time.monotonic()
+    time.sleep(3)
+    assert 0 < parts_in_bucket() == held < size  # part of the file, and nothing more while paused
+    assert not [at for at in puts if at > quiet_from], "a part was sent while paused"
+    assert [at for at in puts if at < paused_at]
+
+    page.click('button[title="Resume upload"]')
+    # Only a resumed upload can finish: the bucket held part of the file when it was paused.
+    page.wait_for_selector('.vf-uploader[data-state="accepted"]', timeout=120_000)
+
+    keys = s3_media.keys(s3_media.bucket, bucket.PREFIX)
+    film_key = next(key for key in keys if not key.startswith(bucket.CHECKED_PREFIX))
+    stored = media_store.object_read(film_key)
+    assert hashlib.sha256(stored).digest() == hashlib.sha256(film.read_bytes()).digest()
+    assert not page.locator("input[name=_save]").is_disabled()
+    screenshot(page, "s3-paused-resumed-accepted")

@@ -3,24 +3,22 @@ worker: a resumable upload that survives a closed page, the live progress of its
 preview player, and a refused file. Screenshots of each final state go to tests/e2e/output/.
 
 The network is throttled with the DevTools protocol (Network.emulateNetworkConditions) and by a
-loopback relay between the browser and gunicorn (`Network`, which can also drop every
+loopback relay between the browser and gunicorn (tests/support/relay.py, which can also drop every
 connection), so the page can be closed half way through the upload; what the server holds is read
 from its upload folder, and the bytes sent after the resume are the server's offsets before and
-after.
+after. DevTools' throttling is not always applied to an XHR's body (about one run in six sent
+12 MB at full speed), so the relay is what makes "half way" reliable.
 """
 
-import contextlib
 import hashlib
 import re
-import socket
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.factories import CategoryFactory, UserFactory, VideoFactory
-from tests.support import BASE_DIR, gunicorn, live_env, make_clip, rq_worker, wait_until
+from tests.support import BASE_DIR, Relay, gunicorn, live_env, make_clip, rq_worker, wait_until
 from video.models import Video
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -47,7 +45,7 @@ def staff_site(browser, settings, tmp_path):
         VIDEO_HLS_SEGMENT_SECONDS=2,
     )
     with gunicorn(env, tmp_path) as web, rq_worker(env, tmp_path):
-        network = Network(web.url, upload_rate=UPLOAD_BYTES_PER_SECOND)
+        network = Relay(web.url, upload_rate=UPLOAD_BYTES_PER_SECOND)
         try:
             yield network.url, logged_in(browser, network.url, staff.email), network
         finally:
@@ -65,69 +63,6 @@ def logged_in(browser, url: str, email: str, **options):
     login.wait_for_url(f"{url}/admin/")
     login.close()
     return context
-
-
-class Network:
-    """The browser's way to the web server: a loopback TCP relay that sends request bytes at
-    `upload_rate` bytes a second per connection, and whose cable can be pulled (`unplug()` cuts
-    every connection and refuses new ones until `plug()`), as a dropped network does.
-
-    DevTools' throttling (throttled_add_page) is applied too, but Chromium does not always apply
-    it to an XHR's body (about one run in six sent 12 MB at full speed), so the relay is what
-    makes "half way" reliable."""
-
-    def __init__(self, upstream: str, upload_rate: int):
-        self.upload_rate = upload_rate
-        host, port = upstream.rsplit(":", 1)
-        self.upstream = (host.removeprefix("http://"), int(port))
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        self.plugged = True
-        self.open: set[socket.socket] = set()
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return  # closed
-            if not self.plugged:
-                client.close()
-                continue
-            server = socket.create_connection(self.upstream)
-            with self.lock:
-                self.open |= {client, server}
-            for source, target, rate in ((client, server, self.upload_rate), (server, client, None)):
-                threading.Thread(target=self._pump, args=(source, target, rate), daemon=True).start()
-
-    def _pump(self, source: socket.socket, target: socket.socket, rate: int | None) -> None:
-        started, sent = time.monotonic(), 0
-        with contextlib.suppress(OSError):
-            while data := source.recv(16384):
-                target.sendall(data)
-                sent += len(data)
-                if rate:
-                    time.sleep(max(0.0, started + sent / rate - time.monotonic()))
-        for end in (source, target):
-            with contextlib.suppress(OSError):
-                end.shutdown(socket.SHUT_RDWR)
-
-    def unplug(self) -> None:
-        self.plugged = False
-        with self.lock:
-            ends, self.open = self.open, set()
-        for end in ends:
-            with contextlib.suppress(OSError):
-                end.shutdown(socket.SHUT_RDWR)
-
-    def plug(self) -> None:
-        self.plugged = True
-
-    def close(self) -> None:
-        self.unplug()
-        self.listener.close()
 
 
 def screenshot(page, name: str) -> None:
@@ -310,10 +245,6 @@ def test_without_javascript_the_plain_source_field_uploads_the_film(staff_site, 
     screenshot(page, "plain-form-saved")
 
 
-@pytest.mark.skip(
-    reason="Flaky: its first page load through the test relay timed out in 1 of 2 CI runs (1 Dec 2026); "
-    "to be diagnosed before it runs again"
-)
 def test_an_upload_survives_a_dropped_network_without_the_file_being_chosen_again(
     staff_site, settings, tmp_path
 ):

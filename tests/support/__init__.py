@@ -1,6 +1,7 @@
 """Tools that tests and benchmarks (bench/) share: free ports and waiting, small HTTP calls, the
 project's processes (gunicorn with gunicorn.conf.py, RQ workers, manage.py), private PostgreSQL
-and Redis servers, and media made by ffmpeg. Nothing here imports Django at import time."""
+and Redis servers, media made by ffmpeg, and a TCP relay that throttles or drops a browser's
+network. Nothing here imports Django at import time."""
 
 from tests.support.media import ffmpeg, make_clip
 from tests.support.net import admin_session, free_port, http_get, http_post_json, wait_until
@@ -15,10 +16,12 @@ from tests.support.processes import (
     started,
     stop,
 )
+from tests.support.relay import Relay
 from tests.support.servers import private_postgres, private_redis
 
 __all__ = [
     "BASE_DIR",
+    "Relay",
     "Service",
     "admin_session",
     "django_env",

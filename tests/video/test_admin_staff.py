@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 
 from tests.factories import UserFactory, VideoFactory
+from video import layout
 from video.models import Video
 from video.pipeline import transcode
 from video.streaming import signing
@@ -130,3 +131,22 @@ def test_the_preview_of_a_video_that_is_not_ready_is_404(admin_client):
     video = VideoFactory(status=Video.Status.PROCESSING, rungs=["360p"])
 
     assert admin_client.get(f"/admin/video/video/{video.pk}/preview/master.m3u8").status_code == 404
+
+
+@pytest.mark.slow
+def test_the_preview_of_a_film_still_being_encoded_follows_its_growing_playlist(admin_client, ready_video):
+    playlist = layout.video_dir(ready_video.pk) / "360p" / "index.m3u8"
+    whole = playlist.read_text()
+    first_segment = next(line for line in whole.splitlines() if line.endswith(".ts"))
+    playlist.write_text(whole[: whole.index(first_segment) + len(first_segment)] + "\n")
+    Video.objects.filter(pk=ready_video.pk).update(status=Video.Status.PROCESSING)
+    url = f"/admin/video/video/{ready_video.pk}/preview/360p/index.m3u8"
+
+    first = admin_client.get(url).content.decode()
+    assert [line for line in first.splitlines() if ".ts?" in line] == [
+        line for line in first.splitlines() if line.startswith(f"/api/video/{ready_video.pk}/360p/000.ts?")
+    ]
+    assert first.count(".ts?") == 1 and "#EXT-X-ENDLIST" not in first
+
+    playlist.write_text(whole)
+    assert admin_client.get(url).content.decode().count(".ts?") == whole.count(".ts")

@@ -90,7 +90,7 @@ def test_an_upload_goes_to_the_bucket_is_checked_and_the_form_keeps_it_as_the_so
 def test_a_resumed_upload_is_the_open_one_and_lists_the_parts_already_sent(admin_client, s3_media):
     first = start(admin_client, 12 * 1024 * 1024, "Long film.mp4")
     part = requests.put(
-        signed(admin_client, first, "PUT", partNumber=1), data=b"\0" * (5 * 1024 * 1024), timeout=30
+        signed(admin_client, first, "PUT", partNumber=1), data=b"\0" * (8 * 1024 * 1024), timeout=30
     )
     assert part.status_code == 200
 
@@ -99,7 +99,78 @@ def test_a_resumed_upload_is_the_open_one_and_lists_the_parts_already_sent(admin
     listed = requests.get(signed(admin_client, again, "GET"), timeout=30)
 
     assert again == first and other_file["key"] != first["key"]
-    assert "<PartNumber>1</PartNumber>" in listed.text and "<Size>5242880</Size>" in listed.text
+    assert "<PartNumber>1</PartNumber>" in listed.text and "<Size>8388608</Size>" in listed.text
+
+
+MiB = 1024 * 1024
+
+
+def open_uploads() -> list[dict]:
+    return media_store.client().list_multipart_uploads(Bucket=media_store.bucket()).get("Uploads", [])
+
+
+def test_start_names_the_part_size_and_each_part_url_is_signed_for_its_exact_length(admin_client, s3_media):
+    upload = start(admin_client, 12 * MiB)
+    assert upload["partBytes"] == 8 * MiB
+    assert bucket.part_bytes(100_000 * MiB) == 10 * MiB  # 10,000 parts at most
+
+    second = signed(admin_client, upload, "PUT", partNumber=2)
+    assert "X-Amz-SignedHeaders=content-length%3Bhost" in second
+    # SeaweedFS checks the signed length: a part of any other size is refused by the store itself.
+    assert requests.put(second, data=b"\0" * (4 * MiB + 1), timeout=30).status_code == 403
+    assert requests.put(second, data=b"\0" * (4 * MiB - 1), timeout=30).status_code == 403
+    oversized = requests.put(
+        signed(admin_client, upload, "PUT", partNumber=1), data=b"\0" * (12 * MiB), timeout=60
+    )
+    assert oversized.status_code == 403, oversized.text
+    assert requests.put(second, data=b"\0" * (4 * MiB), timeout=30).status_code == 200
+    parts = media_store.client().list_parts(
+        Bucket=media_store.bucket(), Key=upload["key"], UploadId=upload["uploadId"]
+    )["Parts"]
+    assert [(part["PartNumber"], part["Size"]) for part in parts] == [(2, 4 * MiB)]
+
+
+def test_the_completion_is_refused_and_the_upload_aborted_when_the_parts_do_not_add_up(
+    admin_client, s3_media
+):
+    upload = start(admin_client, 12 * MiB)
+    part = requests.put(signed(admin_client, upload, "PUT", partNumber=1), data=b"\0" * (8 * MiB), timeout=30)
+    assert part.status_code == 200
+
+    body = {"method": "POST", "key": upload["key"], "uploadId": upload["uploadId"]}
+    refused = post(admin_client, SIGN, body)
+
+    assert refused.status_code == 422
+    assert refused.content.decode() == (
+        "The parts of the upload hold 8388608 bytes, not the file's 12582912 bytes; "
+        "the upload was cancelled, please upload the file again."
+    )
+    assert open_uploads() == []
+    assert post(admin_client, SIGN, body).status_code == 404  # nothing more is signed for it
+
+
+def test_the_completion_is_refused_when_a_part_is_larger_than_a_part_may_be(admin_client, s3_media):
+    """A store that does not check the signed length would keep an oversized part: here it is put
+    with the server's own credentials, and the completion refuses it."""
+    upload = start(admin_client, 12 * MiB)
+    media_store.client().upload_part(
+        Bucket=media_store.bucket(),
+        Key=upload["key"],
+        UploadId=upload["uploadId"],
+        PartNumber=1,
+        Body=b"\0" * (12 * MiB),
+    )
+
+    refused = post(
+        admin_client, SIGN, {"method": "POST", "key": upload["key"], "uploadId": upload["uploadId"]}
+    )
+
+    assert refused.status_code == 422
+    assert refused.content.decode() == (
+        "Part 1 of the upload holds 12582912 bytes, more than the 8388608 bytes a part of this file "
+        "may hold; the upload was cancelled, please upload the file again."
+    )
+    assert open_uploads() == []
 
 
 def test_a_text_file_named_mp4_is_refused_with_a_sentence_and_its_object_deleted(admin_client, s3_media):
@@ -152,7 +223,7 @@ def test_a_file_beyond_the_size_limit_or_empty_is_refused_before_any_upload_star
         ({"uploadId": "not-an-upload"}, 404),
         ({"uploadId": ""}, 400),
         ({"partNumber": 0}, 400),
-        ({"partNumber": 4}, 400),  # a 12 MB file has at most 3 parts of S3's smallest size
+        ({"partNumber": 3}, 400),  # a 12 MiB file is two parts: 8 MiB and the 4 MiB left
         ({"method": "PATCH"}, 400),
         ({"key": "sources/abc.mp4"}, 404),
     ],

@@ -35,13 +35,19 @@ def master_playlist(*, video_id: int, version: str, growing: bool = False) -> st
     )
 
 
+def rung_playlist(*, video_id: int, version: str, rung: str) -> str | None:
+    """The rung's media playlist as stored (bare segment names), read from the store; None when
+    it is missing."""
+    return _text(video_id, version, rung, layout.RUNG_PLAYLIST)
+
+
 def rung_playlist_signed(*, video_id: int, version: str, rung: str, growing: bool = False) -> str | None:
     """The rung's media playlist with every segment URI a signed URL of the store; None when the
     playlist is missing."""
     expires = signing.expiry()
 
     def compute() -> str | None:
-        text = _text(video_id, version, rung, layout.RUNG_PLAYLIST)
+        text = rung_playlist(video_id=video_id, version=version, rung=rung)
         if text is None:
             return None
         lifetime = max(1, expires - int(time.time()))

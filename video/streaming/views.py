@@ -7,6 +7,7 @@ credentials (an API client fetching segments itself) is still answered here.
 
 With MEDIA_STORAGE=s3 the playlists come from the bucket and the segment URIs are signed URLs of
 the store (video.streaming.bucket); a segment or thumbnail asked for here is redirected to one.
+Playlists are found and signed by video.streaming.output, which the staff preview uses too.
 """
 
 import hashlib
@@ -27,7 +28,7 @@ from video import layout, media_store
 from video.catalogue.cache import catalogue_cached
 from video.catalogue.selectors import PlayableOutput, video_playable_output
 from video.catalogue.views import NOT_FOUND, UNAUTHORIZED, VIDEO_NOT_FOUND
-from video.streaming import bucket, files, signing
+from video.streaming import bucket, files, output
 
 THUMBNAIL_CACHE_CONTROL = "public, max-age=604800"
 FILE_NOT_FOUND = "This file does not exist."
@@ -133,9 +134,9 @@ class MasterPlaylistView(HlsView):
         # Rungs join the master playlist while the video is prepared: not cached until it is ready.
         cache_control = "" if playable.ready else GROWING_CACHE_CONTROL
         if media_store.enabled():
-            version, growing = playable.version, not playable.ready
-            text = bucket.master_playlist(video_id=video_id, version=version, growing=growing)
+            text = output.master_playlist(video_id=video_id, output=playable)
             return self.playlist_response(request, text, cache_control=cache_control)
+        # A file on disk: sent with its ETag, Last-Modified and Range handling (files.plan_answer).
         return self.send(
             request,
             video_id,
@@ -160,15 +161,10 @@ class RungPlaylistView(HlsView):
     )
     def get(self, request, video_id: int, rung: str):
         playable = self.rung_or_404(video_id, rung)
-        if media_store.enabled():
-            text = bucket.rung_playlist_signed(
-                video_id=video_id, version=playable.version, rung=rung, growing=not playable.ready
-            )
-            return self.playlist_response(request, text, cache_control=growing_or_not(text or ""))
-        with self.open_or_404(video_id, rung, layout.RUNG_PLAYLIST) as file:
-            text = file.read_all().decode("utf-8", errors="replace")
-        signed = signing.sign_playlist(text, video_id=video_id, rung=rung, user_id=request.user.pk)
-        return self.playlist_response(request, signed, cache_control=growing_or_not(text))
+        text = output.rung_playlist_signed(
+            video_id=video_id, output=playable, rung=rung, user_id=request.user.pk
+        )
+        return self.playlist_response(request, text, cache_control=growing_or_not(text or ""))
 
 
 class SegmentView(HlsView):

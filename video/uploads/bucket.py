@@ -4,8 +4,10 @@ process, and any web host can sign, check or take an upload (nothing is kept on 
 
     upload_start    a multipart upload for the staff member's file (size within the limit), or
                     their open one for the same file name and size, so a reloaded page resumes
-    upload_sign     a URL for one request of that upload: a part, the list of parts, the
-                    completion or the abort; nothing else, and only for the caller's own key
+    upload_sign     a URL for one request of that upload: a part (signed for its exact length),
+                    the list of parts, the completion (only when the parts in the bucket add up
+                    to the declared size) or the abort; nothing else, and only for the caller's
+                    own key
     upload_check    after the completion: the checks of a plain upload on the assembled object
                     (read by ffmpeg through a presigned URL); a refused object is deleted
     upload_claim    an accepted upload for the video form, which keeps the object as the source
@@ -42,6 +44,7 @@ from video.uploads.services import NOT_FOUND, UploadRefused, max_upload_bytes, t
 PREFIX = "uploads/"
 CHECKED_PREFIX = "uploads/checked/"
 MIN_PART_BYTES = 5 * 1024 * 1024  # S3's smallest part other than the last
+PART_BYTES = 8 * 1024 * 1024  # the uploader's parts, unless a file needs more than MAX_PARTS
 MAX_PARTS = 10_000
 SIGNED_URL_SECONDS = 3600
 _KEY = re.compile(r"^uploads/(?P<owner>\d+)/(?P<size>\d+)-(?P<name>[0-9a-f]{16})/(?P<token>[0-9a-f]{32})$")
@@ -52,6 +55,7 @@ _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 class BucketUpload:
     key: str
     upload_id: str
+    part_bytes: int  # every part but the last has exactly this size
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,21 @@ def _size_of(key: str, owner_id: int) -> int:
     return int(match["size"])
 
 
+def part_bytes(size: int) -> int:
+    """The size of every part of a file of `size` bytes but the last (which holds the rest): the
+    uploader is told it on `upload_start` and each part URL is signed for its exact length."""
+    return max(PART_BYTES, math.ceil(size / MAX_PARTS))
+
+
+def part_count(size: int) -> int:
+    return math.ceil(size / part_bytes(size))
+
+
+def part_length(size: int, part_number: int) -> int:
+    """Bytes of part `part_number` (from 1) of a file of `size` bytes."""
+    return min(part_bytes(size), size - (part_number - 1) * part_bytes(size))
+
+
 def _resume_window() -> datetime.timedelta:
     return datetime.timedelta(hours=settings.VIDEO_UPLOAD_RESUME_HOURS)
 
@@ -92,7 +111,7 @@ def upload_start(*, owner_id: int, filename: str, size: int) -> BucketUpload:
     open_uploads = client.list_multipart_uploads(Bucket=bucket, Prefix=folder).get("Uploads", [])
     for upload in sorted(open_uploads, key=lambda item: item["Initiated"], reverse=True):
         if upload["Initiated"] >= cutoff and _KEY.match(upload["Key"]):
-            return BucketUpload(key=upload["Key"], upload_id=upload["UploadId"])
+            return BucketUpload(key=upload["Key"], upload_id=upload["UploadId"], part_bytes=part_bytes(size))
     key = f"{folder}{uuid.uuid4().hex}"
     created = client.create_multipart_upload(
         Bucket=bucket,
@@ -100,7 +119,7 @@ def upload_start(*, owner_id: int, filename: str, size: int) -> BucketUpload:
         ContentType="application/octet-stream",
         Metadata={"filename": filename.encode().hex()},  # metadata is ASCII only
     )
-    return BucketUpload(key=key, upload_id=created["UploadId"])
+    return BucketUpload(key=key, upload_id=created["UploadId"], part_bytes=part_bytes(size))
 
 
 def upload_sign(*, owner_id: int, method: str, key: str, upload_id: str, part_number: int | None) -> str:
@@ -113,12 +132,41 @@ def upload_sign(*, owner_id: int, method: str, key: str, upload_id: str, part_nu
         raise UploadRefused(HTTPStatus.BAD_REQUEST, "Only requests of an open multipart upload are signed.")
     params = {"Key": key, "UploadId": upload_id}
     if operation == "upload_part":
-        most_parts = min(MAX_PARTS, math.ceil(size / MIN_PART_BYTES))
+        most_parts = part_count(size)
         if part_number is None or not 1 <= part_number <= most_parts:
             raise UploadRefused(HTTPStatus.BAD_REQUEST, f"The part number must be from 1 to {most_parts}.")
-        params["PartNumber"] = part_number
+        # Signed into the URL: a store that checks signed headers (AWS S3, SeaweedFS) refuses a
+        # part of any other length, so no part can be larger than planned.
+        params |= {"PartNumber": part_number, "ContentLength": part_length(size, part_number)}
     _require_open(key, upload_id)
+    if operation == "complete_multipart_upload":
+        _require_parts_add_up(key, upload_id, size)
     return media_store.presigned_url(operation, params=params, expires_in=SIGNED_URL_SECONDS)
+
+
+def _require_parts_add_up(key: str, upload_id: str, size: int) -> None:
+    """Before the completion is signed: the parts in the bucket must hold exactly the declared
+    size, none larger than a part of this file may be (a store that does not check the signed
+    length would have kept it). Otherwise the multipart upload is aborted and refused."""
+    client, name = media_store.client(), media_store.bucket()
+    parts = []
+    for page in client.get_paginator("list_parts").paginate(Bucket=name, Key=key, UploadId=upload_id):
+        parts += page.get("Parts", [])
+    largest = max(parts, key=lambda part: part["Size"], default=None)
+    total = sum(part["Size"] for part in parts)
+    if largest is not None and largest["Size"] > part_bytes(size):
+        problem = (
+            f"Part {largest['PartNumber']} of the upload holds {largest['Size']} bytes, more than the "
+            f"{part_bytes(size)} bytes a part of this file may hold"
+        )
+    elif total != size:
+        problem = f"The parts of the upload hold {total} bytes, not the file's {size} bytes"
+    else:
+        return
+    client.abort_multipart_upload(Bucket=name, Key=key, UploadId=upload_id)
+    raise UploadRefused(
+        HTTPStatus.UNPROCESSABLE_ENTITY, f"{problem}; the upload was cancelled, please upload the file again."
+    )
 
 
 def _require_open(key: str, upload_id: str) -> None:

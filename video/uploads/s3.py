@@ -3,7 +3,8 @@ in frontend/src/uploader.js. Staff who may add or change videos, with their Djan
 request is a POST with Django's CSRF token in an X-CSRFToken header (CsrfViewMiddleware).
 
     POST uploads/s3/        {"filename", "size"}: the multipart upload to send the file to (the
-                            caller's open one of that name and size, to resume) -> {"key", "uploadId"}
+                            caller's open one of that name and size, to resume)
+                            -> {"key", "uploadId", "partBytes": the size of every part but the last}
     POST uploads/s3/sign    {"method", "key", "uploadId", "partNumber"}: a presigned URL for one
                             request of that upload (a part, the parts so far, complete, abort)
     POST uploads/s3/check   {"key"}: after the completion, the upload checks on the object
@@ -67,7 +68,7 @@ def upload_start(request, body):
     upload = bucket.upload_start(
         owner_id=request.user.pk, filename=str(body.get("filename") or ""), size=_integer(body["size"])
     )
-    return JsonResponse({"key": upload.key, "uploadId": upload.upload_id})
+    return JsonResponse({"key": upload.key, "uploadId": upload.upload_id, "partBytes": upload.part_bytes})
 
 
 @s3_uploader

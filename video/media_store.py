@@ -153,13 +153,19 @@ def file_upload(path: Path, key: str, *, growing: bool = False) -> None:
     client().upload_file(str(path), bucket(), key, ExtraArgs=extra, Config=TRANSFER)
 
 
-def keys_with_sizes(prefix: str) -> dict[str, int]:
-    """Every key below `prefix` with its size in bytes, in key order (one listing request per
-    1,000 keys, no request per object)."""
-    sizes = {}
+def keys_info(prefix: str) -> dict[str, tuple[int, float]]:
+    """Every key below `prefix`, in key order, with its size in bytes and when it was last written
+    (seconds since the epoch): one listing request per 1,000 keys, no request per object."""
+    found = {}
     for page in client().get_paginator("list_objects_v2").paginate(Bucket=bucket(), Prefix=prefix):
-        sizes |= {item["Key"]: item["Size"] for item in page.get("Contents", [])}
-    return sizes
+        for item in page.get("Contents", []):
+            found[item["Key"]] = (item["Size"], item["LastModified"].timestamp())
+    return found
+
+
+def keys_with_sizes(prefix: str) -> dict[str, int]:
+    """Every key below `prefix` with its size in bytes, in key order."""
+    return {key: size for key, (size, _) in keys_info(prefix).items()}
 
 
 def keys_list(prefix: str) -> list[str]:
@@ -367,13 +373,3 @@ def bucket_is_private() -> bool:
 
 def object_put(key: str, data: bytes) -> None:
     client().put_object(Bucket=bucket(), Key=key, Body=data)
-
-
-def keys_info(prefix: str) -> dict[str, tuple[int, float]]:
-    """Every key below `prefix`, with its size and when it was last written (seconds since the
-    epoch), from one listing."""
-    found = {}
-    for page in client().get_paginator("list_objects_v2").paginate(Bucket=bucket(), Prefix=prefix):
-        for item in page.get("Contents", []):
-            found[item["Key"]] = (item["Size"], item["LastModified"].timestamp())
-    return found

@@ -121,7 +121,7 @@ def version_restore(
     layout.work_area_reset(area)
     area.plan_file.write_bytes(data)
     prefix = layout.hls_version_prefix(area.video_id, version)
-    sizes = {key.removeprefix(prefix): size for key, (size, _) in media_store.keys_info(prefix).items()}
+    sizes = {key.removeprefix(prefix): size for key, size in media_store.keys_with_sizes(prefix).items()}
     listed: dict[Path, int] = {}
     for rung in rungs:
         text = media_store.object_read(prefix + f"{rung}/{layout.RUNG_PLAYLIST}")

@@ -16,7 +16,6 @@ transcode starts afresh and by the stale-job sweep.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -101,25 +100,25 @@ def plan_store(area: layout.WorkArea, version: str) -> None:
         media_store.file_upload(area.plan_file, layout.hls_key(area.video_id, version, layout.PLAN_FILE))
 
 
-def version_restore(
-    area: layout.WorkArea, *, version: str, fingerprint: dict, rungs: list[str]
-) -> dict[Path, int] | None:
-    """s3 mode, a version viewers already watch that this machine has no work area of (its worker
-    died; the retry runs here): when the bucket holds the same plan, set the area up as the last
-    run left it for viewers (its plan, the served rung playlists and each one's first segment, for
-    its codecs) and return the size of every segment those list, which are stored but (but for
-    the first) not on this disk; None when there is nothing to continue."""
+def plan_fetch(area: layout.WorkArea, version: str) -> bool:
+    """s3 mode: put the plan stored beside `version` into a fresh work area, for
+    progressive.plan_version to compare with this run's; False when the bucket has none."""
     if not media_store.enabled():
-        return None
+        return False
     data = media_store.object_read(layout.hls_key(area.video_id, version, layout.PLAN_FILE))
-    try:
-        stored = json.loads(data) if data is not None else None
-    except ValueError:
-        stored = None
-    if not isinstance(stored, dict) or stored.get("plan") != fingerprint or stored.get("version") != version:
-        return None
+    if data is None:
+        return False
     layout.work_area_reset(area)
     area.plan_file.write_bytes(data)
+    return True
+
+
+def version_restore(area: layout.WorkArea, *, version: str, rungs: list[str]) -> dict[Path, int]:
+    """s3 mode, a version viewers already watch that this machine has no work area of (its worker
+    died; the retry runs here) and whose plan (`plan_fetch`) is this run's: set the area up as the
+    last run left it for viewers (the served rung playlists and each one's first segment, for its
+    codecs) and return the size of every segment those list, which are stored but (but for the
+    first) not on this disk."""
     prefix = layout.hls_version_prefix(area.video_id, version)
     sizes = {key.removeprefix(prefix): size for key, size in media_store.keys_with_sizes(prefix).items()}
     listed: dict[Path, int] = {}

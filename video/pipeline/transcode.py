@@ -211,17 +211,16 @@ def _prepare(
     if version is not None:
         logger.info("Transcode of video %s continues from its last finished segments", video.pk)
         return version, {}
-    if growing and video.playable and video.hls_version:
-        fingerprint = progressive.plan_fingerprint(plan, source_name=source_name)
+    watched = video.hls_version if growing and video.playable else ""
+    if (
+        watched
+        and outputs.plan_fetch(area, watched)
+        and progressive.plan_version(area, plan, source_name=source_name) == watched
+    ):
         rungs = [planned.rung.name for planned in plan.rungs]
-        stored = outputs.version_restore(
-            area, version=video.hls_version, fingerprint=fingerprint, rungs=rungs
-        )
-        if stored is not None:
-            logger.info(
-                "Transcode of video %s continues version %s from the bucket", video.pk, video.hls_version
-            )
-            return video.hls_version, stored
+        stored = outputs.version_restore(area, version=watched, rungs=rungs)
+        logger.info("Transcode of video %s continues version %s from the bucket", video.pk, watched)
+        return watched, stored
     if growing:
         Video.objects.filter(pk=video.pk, job_id=job_id).update(
             playable=False, rungs=[], transcoded_at=None, hls_version=""

@@ -17,7 +17,14 @@ job's own polling). The rung never stalls when, for every such segment,
 The left side grows more slowly than t when s > 1 and faster when s < 1, so only the first segment
 (t = p) and the last one (t >= D - S) need checking. The measured speed is divided by
 SPEED_MARGIN first (the machine may get busier), and a rung needs PLAYABLE_SEGMENTS segments
-before anything else is considered.
+before anything else is considered. A viewer who started earlier is `w` seconds into the film and
+reaches t at now + t - w: the same check with t - w on the right.
+
+Start rungs first ("Start rungs first" in docs/PIPELINE.md): the higher rungs' process is held
+(SIGSTOP) until the start rungs are published, and afterwards whenever the start rungs would stall
+for a viewer PAUSE_HEADROOM seconds further into the film than anyone can be; it goes on once they
+would not stall with RESUME_HEADROOM seconds to spare. Held, it takes no CPU, and the start rungs
+run alone, well ahead of real time even where two processes sharing the cores would not be.
 """
 
 from __future__ import annotations
@@ -38,21 +45,33 @@ SPEED_MARGIN = 1.25
 # Beyond one target duration, how late a player may learn of a new segment (the job polls ffmpeg's
 # playlists twice a second).
 RELOAD_SLACK = 1.0
+# Hold the higher rungs when the start rungs have less than this to spare (seconds: more than the
+# job's half-second polling lets the start rungs fall behind while both run) ...
+PAUSE_HEADROOM = 1.0
+# ... and let them go on when the start rungs have this much (two segments; fewer switches).
+RESUME_HEADROOM = 8.0
 
 
 def rung_never_stalls(
-    *, produced: float, duration: float, speed: float, segment_seconds: float, finished: bool
+    *,
+    produced: float,
+    duration: float,
+    speed: float,
+    segment_seconds: float,
+    finished: bool,
+    watched: float = 0.0,
 ) -> bool:
-    """May a rung with `produced` seconds of `duration` encoded at `speed` be published now?"""
+    """Does a rung with `produced` seconds of `duration` encoded at `speed` stay ahead of a viewer
+    `watched` seconds into the film (0: one who starts now, when the rung is published)?"""
     if finished:
         return True
     if produced < PLAYABLE_SEGMENTS * segment_seconds or speed <= 0:
         return False
     speed /= SPEED_MARGIN
     reload = segment_seconds + RELOAD_SLACK
-    first_ok = (min(produced + segment_seconds, duration) - produced) / speed + reload <= produced
+    first_ok = (min(produced + segment_seconds, duration) - produced) / speed + reload <= produced - watched
     last_start = max(produced, duration - segment_seconds)
-    last_ok = (duration - produced) / speed + reload <= last_start
+    last_ok = (duration - produced) / speed + reload <= last_start - watched
     return first_ok and last_ok
 
 
@@ -166,6 +185,21 @@ class Output:
                 finished=rung.complete,
             )
         ]
+
+    def start_rungs_stay_ahead(self, *, speed: float, watched: float) -> bool:
+        """Would every start rung, at `speed`, stay ahead of a viewer `watched` seconds in?"""
+        return all(
+            rung_never_stalls(
+                produced=rung.produced,
+                duration=self.duration,
+                speed=speed,
+                segment_seconds=self.segment_seconds,
+                finished=rung.complete,
+                watched=watched,
+            )
+            for rung in self.rungs.values()
+            if rung.group == 0
+        )
 
     def start_rungs(self) -> list[str]:
         return [rung.name for rung in self.rungs.values() if rung.group == 0]

@@ -282,7 +282,8 @@ class _Thumbnail:
 class _Publisher:
     """Runs the ffmpeg processes and, every half second, takes in their finished segments, writes
     progress and (for a video published while it grows) stores the grown playlists of published
-    rungs and publishes the rungs the no-stall rule allows."""
+    rungs, publishes the rungs the no-stall rule allows and holds the higher rungs' process while
+    the start rungs need the CPU."""
 
     def __init__(self, *, job_id, made: progressive.Output, store, starts, fields, growing: bool):
         self.job_id, self.output, self.store, self.fields = job_id, made, store, fields
@@ -292,6 +293,8 @@ class _Publisher:
         self.measured: list[float] = []
         self.running = [index for index, start in enumerate(starts) if start is not None]
         self.starts = starts
+        # When viewers could first start (a run that continues published rungs: its own start).
+        self.published_at = time.monotonic() if made.published() else None
 
     def encode(self, writer: _ProgressWriter) -> bool:
         """Run what is left; False when the job was superseded meanwhile."""
@@ -327,7 +330,28 @@ class _Publisher:
         if not self.growing:
             return True
         self.store.sync([rung.served_playlist for rung in grown if rung.published])
-        return self.publish(speeds)
+        if not self.publish(speeds):
+            return False
+        self.give_way(encodes)
+        return True
+
+    def give_way(self, encodes: list[encode.RunningEncode]) -> None:
+        """Hold the higher rungs' process until the start rungs are published, and afterwards while
+        they would not stay ahead of their earliest viewer with PAUSE_HEADROOM seconds to spare
+        (once held, until they would with RESUME_HEADROOM); never once the start rungs are done."""
+        if len(encodes) < 2 or self.running[0] != 0:
+            return
+        start, others = encodes[0], encodes[1:]
+        if not start.running:
+            held = False
+        elif self.published_at is None:
+            held = True
+        else:
+            headroom = progressive.RESUME_HEADROOM if others[0].held else progressive.PAUSE_HEADROOM
+            watched = time.monotonic() - self.published_at + headroom
+            held = not self.output.start_rungs_stay_ahead(speed=start.speed, watched=watched)
+        for other in others:
+            other.hold(held)
 
     def publish(self, speeds: list[float]) -> bool:
         """Add the rungs that cannot stall to the master playlist and the catalogue; the video is
@@ -342,6 +366,8 @@ class _Publisher:
             self.fields |= self.thumbnail.fields()
         for name in ready:
             self.output.rungs[name].published = True
+        if first:
+            self.published_at = time.monotonic()
         master = _write_master(self.output, self.output.published())
         self.store.sync([*(self.output.rungs[name].served_playlist for name in ready), master])
         updated = Video.objects.filter(pk=self.area.video_id, job_id=self.job_id).update(

@@ -22,8 +22,9 @@ from video.pipeline.ffmpeg.process import FFMPEG, TranscodeError, read_tail, run
 # Encodes run at a lower CPU priority, so on a host shared with gunicorn a transcode takes the idle
 # cores and web requests keep theirs (see the soak figures in docs/BENCHMARKS.md).
 FFMPEG_NICENESS = 10
-# The higher rungs' process runs at a lower priority still, so the start rungs (which viewers wait
-# for) take the CPU first and run well ahead of real time; the others get what is left.
+# The higher rungs' process runs at a lower priority still, so while both run the start rungs (which
+# viewers wait for) take the larger share of the CPU; the job also pauses it outright while the
+# start rungs need every core (RunningEncode.hold, video.pipeline.transcode).
 LATER_RUNGS_EXTRA_NICENESS = 5
 THUMBNAIL_TIMEOUT = 300
 STEADY_AFTER = 2.0  # seconds of output before an encoder's speed is measured without its start
@@ -137,6 +138,7 @@ class RunningEncode:
         )
         self.started_at = time.monotonic()
         self.ended_at: float | None = None
+        self.held = False  # stopped with SIGSTOP (hold) until released
         self.position = 0.0
         self.first_output: tuple[float, float] | None = None  # (when, position)
         self.reader = threading.Thread(target=self._follow, daemon=True)
@@ -166,8 +168,17 @@ class RunningEncode:
         elapsed = now - self.started_at
         return self.position / elapsed if elapsed > 0 else 0.0
 
+    def hold(self, held: bool) -> None:
+        """Stop the process where it is (SIGSTOP) or let it go on (SIGCONT). A held process keeps
+        its memory and files and takes no CPU; its speed counts the time it is held."""
+        if held == self.held or not self.running:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            self.process.send_signal(signal.SIGSTOP if held else signal.SIGCONT)
+        self.held = held
+
     def close(self) -> None:
-        """Kill the process if it still runs, and release its pipe and log."""
+        """Kill the process if it still runs (held or not), and release its pipe and log."""
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
@@ -190,7 +201,8 @@ def run_together(
     timeout: float | None = None,
 ) -> bool:
     """Run ffmpeg commands at once, the first at the usual priority and the others lower; call
-    `watch` with them every `interval` seconds while they run and once when all have ended. Return
+    `watch` with them as soon as they are started (it may hold some), every `interval` seconds while
+    they run and once when all have ended. Return
     False when `watch` said stop (every process is then killed), True when all succeeded; raise
     the first TranscodeError otherwise."""
     encodes: list[RunningEncode] = []
@@ -200,6 +212,8 @@ def run_together(
             extra = LATER_RUNGS_EXTRA_NICENESS if index else 0
             encodes.append(RunningEncode(command, log_path=log_path, extra_niceness=extra))
         started = time.monotonic()
+        if not watch(encodes):
+            return False
         while first_failure is None and any(encode.running for encode in encodes):
             time.sleep(interval)
             ended = [encode.failure() for encode in encodes if not encode.running]

@@ -1,0 +1,94 @@
+"""Start rungs first: the higher rungs' ffmpeg is held (SIGSTOP) until the start rungs are
+published and whenever they need the CPU to stay ahead of their viewers (real ffmpeg, real
+database)."""
+
+import time
+
+import pytest
+
+from tests.support import make_clip
+from video import layout
+from video.models import Video
+from video.pipeline import progressive, transcode
+from video.pipeline.ffmpeg import encode, ladder, probe
+
+pytestmark = [pytest.mark.django_db]
+
+
+@pytest.mark.parametrize(
+    ("produced", "watched", "speed", "expected"),
+    [
+        (20, 0, 2.0, True),  # a viewer who starts now is 20 s behind
+        (20, 10, 2.0, True),  # one who started 10 s ago is still 10 s behind: enough at 2x
+        (20, 16, 2.0, False),  # 4 s behind: the next segment (2 s at 1.6x) + a reload do not fit
+        (150, 0, 1.0, True),  # at real time (1.25 margin) the end of a 600 s film is in time ...
+        (150, 40, 1.0, False),  # ... for a viewer starting now, not for one 40 s in
+        (20, 25, 8.0, False),  # a viewer past what exists has already caught up
+    ],
+)
+def test_the_start_rungs_stay_ahead_of_a_viewer_who_started_earlier_or_not(
+    produced, watched, speed, expected
+):
+    verdict = progressive.rung_never_stalls(
+        produced=produced, duration=600, speed=speed, segment_seconds=2, finished=False, watched=watched
+    )
+    assert verdict is expected
+
+
+def test_a_held_encode_takes_no_step_until_it_is_let_go(tmp_path):
+    clip = make_clip(tmp_path / "clip.mp4", width=640, height=360, seconds=8)
+    plan = ladder.build_plan(
+        source=clip,
+        output_dir=tmp_path / "out",
+        probe_result=probe.probe(clip),
+        rung_names=["360p"],
+        segment_seconds=2,
+        encoder=ladder.EncoderSettings(preset="medium"),
+    )
+    encode.prepare_folders(plan)
+    running = encode.RunningEncode(ladder.build_transcode_command(plan), log_path=tmp_path / "log")
+    try:
+        running.hold(True)
+        time.sleep(1.5)
+        assert (running.running, running.position, running.held) == (True, 0.0, True)
+        assert not list((tmp_path / "out" / "360p").glob("*.ts"))
+        running.hold(False)
+        running.process.wait(timeout=120)
+    finally:
+        running.close()
+    assert running.failure() is None
+    assert len(list((tmp_path / "out" / "360p").glob("*.ts"))) == 4
+
+
+def test_the_higher_rungs_are_held_until_the_start_rungs_are_published(
+    make_video, tmp_path, monkeypatch, settings
+):
+    settings.VIDEO_RUNGS = ["120p", "360p", "720p"]
+    video = make_video(make_clip(tmp_path / "film.mp4", width=1280, height=720, seconds=16), job_id="growing")
+    original = transcode._Publisher.publish
+    at_publish = []
+    holds = []
+    original_hold = encode.RunningEncode.hold
+
+    def spy(self, speeds):
+        first = not self.output.published()
+        still_current = original(self, speeds)
+        if first and self.output.published():
+            higher = layout.video_dir(video.pk) / "720p"
+            at_publish.append((self.output.published(), sorted(path.name for path in higher.glob("*.ts"))))
+        return still_current
+
+    def hold_spy(self, held):
+        holds.append(held)
+        return original_hold(self, held)
+
+    monkeypatch.setattr(transcode._Publisher, "publish", spy)
+    monkeypatch.setattr(encode.RunningEncode, "hold", hold_spy)
+    assert transcode.video_transcode(video_id=video.pk, job_id="growing") == Video.Status.READY
+
+    # Published with the start rungs only, while the 720p encoder had not written a segment.
+    assert at_publish == [(["120p", "360p"], [])]
+    assert holds[0] is True and holds[-1] is False  # held from the start; let go by the end
+    video.refresh_from_db()
+    assert (video.status, video.rungs) == ("ready", ["120p", "360p", "720p"])
+    assert len(list((layout.video_dir(video.pk) / "720p").glob("*.ts"))) == 8

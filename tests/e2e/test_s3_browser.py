@@ -15,6 +15,7 @@ from tests.e2e.test_viewer_browser import (  # noqa: F401 - browser and spa are 
     _call,
     browser,
     play_while_encoding,
+    ready_video,
     spa,
     video_with_source,
 )
@@ -22,7 +23,7 @@ from tests.factories import UserFactory
 from tests.support import gunicorn, live_env, make_clip, rq_worker, wait_until
 from tests.support.nginx import nginx_missing, store_front
 from video.models import Video
-from video.pipeline import services, transcode
+from video.pipeline import services
 from video.pipeline.ffmpeg import probe
 
 pytestmark = [
@@ -68,13 +69,7 @@ def test_a_logged_in_viewer_plays_480p_with_segments_from_the_store_front(
     settings,
     tmp_path,
 ):
-    settings.VIDEO_RUNGS = ["120p", "480p"]
-    clip = make_clip(tmp_path / "film.mp4", width=854, height=480, seconds=12)
-    video = video_with_source(clip, "Played from the bucket")
-    video.job_id = "s3-browser"
-    video.save()
-    assert transcode.video_transcode(video_id=video.pk, job_id="s3-browser") == Video.Status.READY
-    video.refresh_from_db()
+    video = ready_video(settings, tmp_path)
     viewer = UserFactory(password=PASSWORD)
 
     with store_site(settings, tmp_path, s3_media, spa) as (front, _, _):

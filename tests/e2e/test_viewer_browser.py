@@ -96,13 +96,15 @@ def video_with_source(clip, title: str) -> Video:
 
 
 def ready_video(settings, tmp_path) -> Video:
-    """A film transcoded by the real pipeline into 120p and 480p (12 s, 4 s segments)."""
+    """A film transcoded by the real pipeline into 120p and 480p (12 s, 4 s segments), in the
+    storage MEDIA_STORAGE says; returned as stored once ready."""
     settings.VIDEO_RUNGS = ["120p", "480p"]
     clip = make_clip(tmp_path / "film.mp4", width=854, height=480, seconds=12)
     video = video_with_source(clip, "Played in a browser")
     video.job_id = "browser"
     video.save()
     assert transcode.video_transcode(video_id=video.pk, job_id="browser") == Video.Status.READY
+    video.refresh_from_db()
     return video
 
 

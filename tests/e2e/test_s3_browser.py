@@ -8,14 +8,22 @@ the bucket afresh while it grows)."""
 import contextlib
 
 import pytest
-from django.core.files import File
 
-from tests.e2e.test_viewer_browser import PAGE, _call, browser, spa  # noqa: F401 - fixtures
-from tests.factories import CategoryFactory, UserFactory
+from tests.e2e.test_viewer_browser import (  # noqa: F401 - browser and spa are fixtures
+    PAGE,
+    PASSWORD,
+    _call,
+    browser,
+    play_while_encoding,
+    ready_video,
+    spa,
+    video_with_source,
+)
+from tests.factories import UserFactory
 from tests.support import gunicorn, live_env, make_clip, rq_worker, wait_until
 from tests.support.nginx import nginx_missing, store_front
 from video.models import Video
-from video.pipeline import services, transcode
+from video.pipeline import services
 from video.pipeline.ffmpeg import probe
 
 pytestmark = [
@@ -23,16 +31,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(nginx_missing() is not None, reason=str(nginx_missing())),
 ]
-PASSWORD = "Sturdy-Passw0rd!"
-
-
-def video_with_source(clip, title: str) -> Video:
-    """A row with the clip as its stored source (in the bucket) and its probe, not yet saved."""
-    video = Video(title=title, category=CategoryFactory(name="Drama"))
-    video.source_probe = probe.probe(clip).as_dict()
-    with open(clip, "rb") as handle:
-        video.source.save(clip.name, File(handle), save=False)
-    return video
 
 
 @contextlib.contextmanager
@@ -71,13 +69,7 @@ def test_a_logged_in_viewer_plays_480p_with_segments_from_the_store_front(
     settings,
     tmp_path,
 ):
-    settings.VIDEO_RUNGS = ["120p", "480p"]
-    clip = make_clip(tmp_path / "film.mp4", width=854, height=480, seconds=12)
-    video = video_with_source(clip, "Played from the bucket")
-    video.job_id = "s3-browser"
-    video.save()
-    assert transcode.video_transcode(video_id=video.pk, job_id="s3-browser") == Video.Status.READY
-    video.refresh_from_db()
+    video = ready_video(settings, tmp_path)
     viewer = UserFactory(password=PASSWORD)
 
     with store_site(settings, tmp_path, s3_media, spa) as (front, _, _):
@@ -113,22 +105,15 @@ def test_a_film_still_encoding_plays_from_the_store_from_0_to_its_real_end(
         assert wait_until(Video.objects.filter(pk=video.pk, playable=True).exists, timeout=120), worker.log()
 
         page = logged_in_page(browser, spa, viewer)
-        page.evaluate("(id) => window.play(id)", video.pk)
-        page.wait_for_function("window.played.levels.length > 0", timeout=30_000)
-        first = page.evaluate("window.played.levels[0]")
-        assert first["live"] is True and first["seconds"] < seconds  # still encoding
-        page.wait_for_function(
-            f"document.getElementById('player').currentTime > {first['seconds'] + 2}",
-            timeout=(seconds + 30) * 1000,
-        )
-        page.wait_for_function("window.played.ended", timeout=(seconds + 30) * 1000)
-        played = page.evaluate("window.played")
-        position = page.evaluate("document.getElementById('player').currentTime")
+        watched = play_while_encoding(page, video.pk, seconds=seconds)
         page.screenshot(path=str(tmp_path / "played-while-encoding-s3.png"))
 
     video.refresh_from_db()
+    first, played = watched.first_level, watched.played
+    assert first["live"] is True and first["seconds"] < seconds  # still encoding
+    assert watched.start < 4  # from 0, not the edge
     assert played["errors"] == [], played
-    assert position == pytest.approx(seconds, abs=0.5)
+    assert watched.position == pytest.approx(seconds, abs=0.5)
     assert played["levels"][-1]["live"] is False
     prefix = f"http://{front}/{s3_media.bucket}/hls/{video.pk}/{video.hls_version}/480p/000.ts?"
     assert played["fragments"][0].startswith(prefix)

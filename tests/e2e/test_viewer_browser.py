@@ -9,6 +9,7 @@ Screenshots of the final state go to tmp_path.
 
 import re
 import threading
+from dataclasses import dataclass
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
@@ -84,16 +85,26 @@ def spa(tmp_path):
         server.server_close()
 
 
-def ready_video(settings, tmp_path) -> Video:
-    """A film transcoded by the real pipeline into 120p and 480p (12 s, 4 s segments)."""
-    settings.VIDEO_RUNGS = ["120p", "480p"]
-    clip = make_clip(tmp_path / "film.mp4", width=854, height=480, seconds=12)
-    video = Video(title="Played in a browser", category=CategoryFactory(name="Drama"), job_id="browser")
+def video_with_source(clip, title: str) -> Video:
+    """A row with the clip as its stored source (where MEDIA_STORAGE says) and its probe, not yet
+    saved."""
+    video = Video(title=title, category=CategoryFactory(name="Drama"))
     video.source_probe = probe.probe(clip).as_dict()
     with open(clip, "rb") as handle:
-        video.source.save("film.mp4", File(handle), save=False)
+        video.source.save(clip.name, File(handle), save=False)
+    return video
+
+
+def ready_video(settings, tmp_path) -> Video:
+    """A film transcoded by the real pipeline into 120p and 480p (12 s, 4 s segments), in the
+    storage MEDIA_STORAGE says; returned as stored once ready."""
+    settings.VIDEO_RUNGS = ["120p", "480p"]
+    clip = make_clip(tmp_path / "film.mp4", width=854, height=480, seconds=12)
+    video = video_with_source(clip, "Played in a browser")
+    video.job_id = "browser"
     video.save()
     assert transcode.video_transcode(video_id=video.pk, job_id="browser") == Video.Status.READY
+    video.refresh_from_db()
     return video
 
 
@@ -158,6 +169,34 @@ def _call(page, method: str, path: str, body=None, headers=None) -> dict:
     return page.evaluate("(args) => window.call(...args)", [method, path, body, headers or {}])
 
 
+@dataclass
+class WatchedWhileEncoding:
+    first_level: dict  # the first playlist hls.js loaded: {live, seconds, at}
+    start: float  # the position just after playback began
+    played: dict  # window.played at the end
+    position: float  # the position at the end
+
+
+def play_while_encoding(page, video_id: int, *, seconds: float) -> WatchedWhileEncoding:
+    """Play a `seconds`-long film the worker is still encoding, as the page's viewer: wait for the
+    first playlist, for playback to begin, for it to pass by two seconds what that first playlist
+    held, and for the end; returns what was seen on the way."""
+    position = "document.getElementById('player').currentTime"
+    page.evaluate("(id) => window.play(id)", video_id)
+    page.wait_for_function("window.played.levels.length > 0", timeout=30_000)
+    first_level = page.evaluate("window.played.levels[0]")
+    page.wait_for_function(f"{position} > 0.5", timeout=30_000)
+    start = page.evaluate(position)
+    page.wait_for_function(f"{position} > {first_level['seconds'] + 2}", timeout=(seconds + 30) * 1000)
+    page.wait_for_function("window.played.ended", timeout=(seconds + 30) * 1000)
+    return WatchedWhileEncoding(
+        first_level=first_level,
+        start=start,
+        played=page.evaluate("window.played"),
+        position=page.evaluate(position),
+    )
+
+
 def test_a_film_still_encoding_plays_from_0_past_what_existed_at_the_start_to_its_real_end(
     browser, spa, settings, tmp_path
 ):
@@ -177,10 +216,7 @@ def test_a_film_still_encoding_plays_from_0_past_what_existed_at_the_start_to_it
         VIDEO_X264_PRESET="slow",  # keeps the encoder busy for a good part of the film
     )
     with gunicorn(env, tmp_path) as web, rq_worker(env, tmp_path, queues=("transcode",)) as worker:
-        video = Video(title="Still encoding", category=CategoryFactory(name="Drama"))
-        video.source_probe = probe.probe(clip).as_dict()
-        with open(clip, "rb") as handle:
-            video.source.save("long.mp4", File(handle), save=False)
+        video = video_with_source(clip, "Still encoding")
         services.video_save(video=video, probe=probe.ProbeResult.from_dict(video.source_probe))
         playable = Video.objects.filter(pk=video.pk, playable=True)
         assert wait_until(playable.exists, timeout=120), worker.log()
@@ -194,22 +230,12 @@ def test_a_film_still_encoding_plays_from_0_past_what_existed_at_the_start_to_it
         )
         listed = _call(page, "GET", "/video/")["body"]
         assert [(item["id"], item["ready"]) for item in listed] == [(video.pk, False)]
-        page.evaluate("(id) => window.play(id)", video.pk)
-        page.wait_for_function("window.played.levels.length > 0", timeout=30_000)
-        first = page.evaluate("window.played.levels[0]")
+        watched = play_while_encoding(page, video.pk, seconds=seconds)
+        first, played = watched.first_level, watched.played
         assert first["live"] is True and first["seconds"] < seconds  # still encoding
-        page.wait_for_function("document.getElementById('player').currentTime > 0.5", timeout=30_000)
-        assert page.evaluate("document.getElementById('player').currentTime") < 4  # from 0, not the edge
-
-        page.wait_for_function(
-            f"document.getElementById('player').currentTime > {first['seconds'] + 2}",
-            timeout=(seconds + 30) * 1000,
-        )
-        page.wait_for_function("window.played.ended", timeout=(seconds + 30) * 1000)
-        played = page.evaluate("window.played")
-        position = page.evaluate("document.getElementById('player').currentTime")
+        assert watched.start < 4  # from 0, not the edge
         assert played["errors"] == [], played
-        assert position == pytest.approx(seconds, abs=0.5)  # the real end
+        assert watched.position == pytest.approx(seconds, abs=0.5)  # the real end
         assert played["fragments"][0].startswith(f"{web.url}/api/video/{video.pk}/480p/000.ts?exp=")
         assert len(played["levels"]) > 1 and played["levels"][-1]["live"] is False  # reloaded to ENDLIST
         assert Video.objects.get(pk=video.pk).status == Video.Status.READY

@@ -1,7 +1,8 @@
 """Fixtures for the video pipeline: tiny media made by real ffmpeg once per session, a small ladder,
-and an in-process RQ worker.
+an in-process RQ worker, and a film it made ready (in local storage or, with MEDIA_STORAGE=s3, in
+the test's bucket).
 
-Streaming tests keep their own fixtures in their modules (or tests/video/fixtures_streaming.py).
+Streaming tests keep their other fixtures in their modules (or tests/video/fixtures_streaming.py).
 """
 
 import json
@@ -16,7 +17,9 @@ from rq import SimpleWorker
 
 from tests.factories import CategoryFactory
 from tests.support import ffmpeg, make_clip
+from video import layout
 from video.models import Video
+from video.pipeline import services
 
 SECONDS = 5
 
@@ -146,6 +149,33 @@ def run_worker():
         SimpleWorker([queue], connection=queue.connection).work(burst=True, with_scheduler=False)
 
     return run
+
+
+@pytest.fixture
+def transcode_by_worker(make_video, run_worker, django_capture_on_commit_callbacks):
+    """Save a row for `clip`, queue its transcode as the upload path does and run the worker here;
+    returns the row, asserted ready."""
+
+    def transcode(clip: Path) -> Video:
+        video = make_video(clip)
+        with django_capture_on_commit_callbacks(execute=True):
+            services.video_enqueue_transcode(video=video)
+        with django_capture_on_commit_callbacks(execute=True):
+            run_worker()
+        video.refresh_from_db()
+        assert video.status == Video.Status.READY, video.error
+        return video
+
+    return transcode
+
+
+@pytest.fixture
+def s3_ready_video(s3_media, transcode_by_worker, landscape_clip):
+    """`landscape_clip` made ready (120p and 360p) by the worker with MEDIA_STORAGE=s3: its version
+    is in the test's bucket, and none of its HLS files on the web host's disk."""
+    video = transcode_by_worker(landscape_clip)
+    assert not layout.video_dir(video.pk).exists(), "s3 mode left HLS files on the web host's disk"
+    return video
 
 
 def copy_to(source: Path, destination: Path) -> Path:

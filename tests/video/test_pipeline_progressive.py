@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import make_clip
+from tests.support.spies import after_first_publish
 from video import layout
 from video.models import Video
 from video.pipeline import progressive, services, transcode
@@ -234,17 +235,13 @@ def test_a_job_failing_for_good_mid_encode_removes_its_output_and_viewers_get_a_
     settings.VIDEO_RUNGS = ["120p", "360p"]
     settings.VIDEO_X264_PRESET = "medium"
     video = make_film(make_video, tmp_path / "film.mp4", width=640, height=360)
-    original = transcode._Publisher.publish
     seen = {}
 
-    def publish_then_break(self, speeds):
-        still_current = original(self, speeds)
-        if self.output.published() and not seen:
-            seen["playlist"] = bearer_client.get(f"/api/video/{video.pk}/120p/index.m3u8").status_code
-            raise RuntimeError("the disk went away")
-        return still_current
+    def watch_then_break():
+        seen["playlist"] = bearer_client.get(f"/api/video/{video.pk}/120p/index.m3u8").status_code
+        raise RuntimeError("the disk went away")
 
-    monkeypatch.setattr(transcode._Publisher, "publish", publish_then_break)
+    after_first_publish(monkeypatch, watch_then_break)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
         transcode.video_transcode(video_id=video.pk, job_id="growing", final_attempt=True)
 
@@ -265,19 +262,15 @@ def test_staff_marking_a_film_failed_mid_encode_stops_the_job_and_leaves_nothing
     settings.VIDEO_RUNGS = ["120p", "360p"]
     settings.VIDEO_X264_PRESET = "medium"
     video = make_film(make_video, tmp_path / "film.mp4", width=640, height=360)
-    original = transcode._Publisher.publish
     marked = []
 
-    def publish_then_mark_failed(self, speeds):
-        still_current = original(self, speeds)
-        if self.output.published() and not marked:
-            with django_capture_on_commit_callbacks(execute=True):
-                marked.append(
-                    services.video_mark_failed(video_id=video.pk, reason="Staff said so.", detach_job=True)
-                )
-        return still_current
+    def mark_failed():
+        with django_capture_on_commit_callbacks(execute=True):
+            marked.append(
+                services.video_mark_failed(video_id=video.pk, reason="Staff said so.", detach_job=True)
+            )
 
-    monkeypatch.setattr(transcode._Publisher, "publish", publish_then_mark_failed)
+    after_first_publish(monkeypatch, mark_failed)
     assert transcode.video_transcode(video_id=video.pk, job_id="growing") == transcode.SUPERSEDED
 
     video.refresh_from_db()

@@ -6,22 +6,15 @@ import requests
 from django.core.management import call_command
 
 from tests.video.test_s3_streaming import segment_urls
-from video.models import Video
-from video.pipeline import services
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
 @pytest.fixture
-def local_library(make_video, landscape_clip, run_worker, django_capture_on_commit_callbacks):
+def local_library(transcode_by_worker, landscape_clip):
     """A video transcoded in local mode (files in MEDIA_ROOT)."""
-    video = make_video(landscape_clip)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.video_enqueue_transcode(video=video)
-    with django_capture_on_commit_callbacks(execute=True):
-        run_worker()
-    video.refresh_from_db()
-    assert video.status == Video.Status.READY and video.hls_version == ""
+    video = transcode_by_worker(landscape_clip)
+    assert video.hls_version == ""
     return video
 
 

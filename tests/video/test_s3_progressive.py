@@ -6,6 +6,7 @@ its half-second step), through the real views."""
 
 import pytest
 
+from tests.support.spies import after_first_publish
 from tests.video.test_pipeline_progressive import body, make_film
 from video import layout
 from video.catalogue.cache import catalogue_state
@@ -90,18 +91,14 @@ def test_on_s3_a_job_failing_for_good_mid_encode_removes_its_version(
     settings.VIDEO_RUNGS = ["120p", "360p"]
     settings.VIDEO_X264_PRESET = "medium"
     video = make_film(make_video, tmp_path / "film.mp4", width=640, height=360)
-    original = transcode._Publisher.publish
     seen = {}
 
-    def publish_then_break(self, speeds):
-        still_current = original(self, speeds)
-        if self.output.published() and not seen:
-            seen["version"] = Video.objects.get(pk=video.pk).hls_version
-            seen["playlist"] = bearer_client.get(f"/api/video/{video.pk}/120p/index.m3u8").status_code
-            raise RuntimeError("the store went away")
-        return still_current
+    def watch_then_break():
+        seen["version"] = Video.objects.get(pk=video.pk).hls_version
+        seen["playlist"] = bearer_client.get(f"/api/video/{video.pk}/120p/index.m3u8").status_code
+        raise RuntimeError("the store went away")
 
-    monkeypatch.setattr(transcode._Publisher, "publish", publish_then_break)
+    after_first_publish(monkeypatch, watch_then_break)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
         transcode.video_transcode(video_id=video.pk, job_id="growing", final_attempt=True)
 

@@ -7,49 +7,38 @@ import pytest
 import requests
 
 from tests.support.nginx import nginx_missing, store_front
-from video.models import Video
-from video.pipeline import services
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 SPA_ORIGIN = "http://127.0.0.1:5500"
 
 
-@pytest.fixture
-def ready_video(s3_media, make_video, landscape_clip, run_worker, django_capture_on_commit_callbacks):
-    video = make_video(landscape_clip)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.video_enqueue_transcode(video=video)
-    with django_capture_on_commit_callbacks(execute=True):
-        run_worker()
-    video.refresh_from_db()
-    assert video.status == Video.Status.READY, video.error
-    return video
-
-
 def segment_urls(playlist: str) -> list[str]:
     return [line for line in playlist.splitlines() if line and not line.startswith("#")]
 
 
-def test_rung_playlist_lists_signed_store_urls_that_send_the_segments(bearer_client, ready_video, s3_media):
-    response = bearer_client.get(f"/api/video/{ready_video.pk}/360p/index.m3u8")
+def test_rung_playlist_lists_signed_store_urls_that_send_the_segments(
+    bearer_client, s3_ready_video, s3_media
+):
+    response = bearer_client.get(f"/api/video/{s3_ready_video.pk}/360p/index.m3u8")
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/vnd.apple.mpegurl"
     urls = segment_urls(response.content.decode())
     assert len(urls) == 3
-    key = f"{s3_media.bucket}/hls/{ready_video.pk}/{ready_video.hls_version}/360p/000.ts"
+    key = f"{s3_media.bucket}/hls/{s3_ready_video.pk}/{s3_ready_video.hls_version}/360p/000.ts"
     assert urls[0].startswith(f"{s3_media.endpoint}/{key}?")
     assert "X-Amz-Signature=" in urls[0] and "X-Amz-Expires=" in urls[0]
     segment = requests.get(urls[0], timeout=10)
     assert segment.status_code == 200
     assert segment.content[:1] == b"G"  # an MPEG-TS sync byte
-    again = bearer_client.get(f"/api/video/{ready_video.pk}/360p/index.m3u8")
+    again = bearer_client.get(f"/api/video/{s3_ready_video.pk}/360p/index.m3u8")
     assert again.content == response.content  # the same bytes within a signing window
 
 
-def test_the_bucket_is_private_and_a_tampered_signature_is_refused(bearer_client, ready_video, s3_media):
-    url = segment_urls(bearer_client.get(f"/api/video/{ready_video.pk}/120p/index.m3u8").content.decode())[0]
+def test_the_bucket_is_private_and_a_tampered_signature_is_refused(bearer_client, s3_ready_video, s3_media):
+    playlist = bearer_client.get(f"/api/video/{s3_ready_video.pk}/120p/index.m3u8").content.decode()
+    url = segment_urls(playlist)[0]
 
     assert requests.get(url.split("?")[0], timeout=10).status_code == 403
     tampered = re.sub(r"X-Amz-Signature=[0-9a-f]", "X-Amz-Signature=0", url)
@@ -59,32 +48,32 @@ def test_the_bucket_is_private_and_a_tampered_signature_is_refused(bearer_client
     assert requests.get(other, timeout=10).status_code == 403
 
 
-def test_master_playlist_comes_from_the_bucket_and_unknown_rungs_answer_404(bearer_client, ready_video):
-    master = bearer_client.get(f"/api/video/{ready_video.pk}/master.m3u8")
+def test_master_playlist_comes_from_the_bucket_and_unknown_rungs_answer_404(bearer_client, s3_ready_video):
+    master = bearer_client.get(f"/api/video/{s3_ready_video.pk}/master.m3u8")
 
     assert master.status_code == 200
     assert "120p/index.m3u8" in master.content.decode() and "360p/index.m3u8" in master.content.decode()
-    assert bearer_client.get(f"/api/video/{ready_video.pk}/480p/index.m3u8").status_code == 404
-    assert bearer_client.get(f"/api/video/{ready_video.pk + 1}/120p/index.m3u8").status_code == 404
+    assert bearer_client.get(f"/api/video/{s3_ready_video.pk}/480p/index.m3u8").status_code == 404
+    assert bearer_client.get(f"/api/video/{s3_ready_video.pk + 1}/120p/index.m3u8").status_code == 404
 
 
-def test_playlists_need_credentials(api_client, ready_video):
-    assert api_client.get(f"/api/video/{ready_video.pk}/120p/index.m3u8").status_code == 401
-    assert api_client.get(f"/api/video/{ready_video.pk}/120p/000.ts").status_code == 401
+def test_playlists_need_credentials(api_client, s3_ready_video):
+    assert api_client.get(f"/api/video/{s3_ready_video.pk}/120p/index.m3u8").status_code == 401
+    assert api_client.get(f"/api/video/{s3_ready_video.pk}/120p/000.ts").status_code == 401
 
 
-def test_a_segment_asked_from_the_api_redirects_to_the_store(bearer_client, ready_video, s3_media):
-    response = bearer_client.get(f"/api/video/{ready_video.pk}/120p/001.ts")
+def test_a_segment_asked_from_the_api_redirects_to_the_store(bearer_client, s3_ready_video, s3_media):
+    response = bearer_client.get(f"/api/video/{s3_ready_video.pk}/120p/001.ts")
 
     assert response.status_code == 302
     assert response["Location"].startswith(s3_media.endpoint)
     assert requests.get(response["Location"], timeout=10).status_code == 200
 
 
-def test_thumbnail_url_loads_without_credentials_by_a_redirect(bearer_client, ready_video, live_server):
+def test_thumbnail_url_loads_without_credentials_by_a_redirect(bearer_client, s3_ready_video, live_server):
     listed = bearer_client.get("/api/video/").json()
     thumbnail = listed[0]["thumbnail_url"]
-    assert thumbnail == f"http://testserver/media/{ready_video.thumbnail.name}"
+    assert thumbnail == f"http://testserver/media/{s3_ready_video.thumbnail.name}"
 
     image = requests.get(live_server.url + thumbnail.removeprefix("http://testserver"), timeout=10)
 
@@ -95,12 +84,12 @@ def test_thumbnail_url_loads_without_credentials_by_a_redirect(bearer_client, re
 
 @pytest.mark.skipif(nginx_missing() is not None, reason=str(nginx_missing()))
 def test_segments_through_the_nginx_front_answer_the_spa_origin_with_credentials(
-    bearer_client, ready_video, s3_media, settings, tmp_path
+    bearer_client, s3_ready_video, s3_media, settings, tmp_path
 ):
     upstream = s3_media.endpoint.removeprefix("http://")
     with store_front(tmp_path / "front", upstream=upstream) as front:
         settings.AWS_S3_CUSTOM_DOMAIN = front
-        playlist = bearer_client.get(f"/api/video/{ready_video.pk}/360p/index.m3u8").content.decode()
+        playlist = bearer_client.get(f"/api/video/{s3_ready_video.pk}/360p/index.m3u8").content.decode()
         url = segment_urls(playlist)[0]
         assert url.startswith(f"http://{front}/{s3_media.bucket}/hls/")
 

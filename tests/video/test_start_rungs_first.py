@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.support import make_clip
+from tests.support import make_clip, spies
 from video import layout
 from video.models import Video
 from video.pipeline import progressive, transcode
@@ -65,28 +65,24 @@ def test_the_higher_rungs_are_held_until_the_start_rungs_are_published(
 ):
     settings.VIDEO_RUNGS = ["120p", "360p", "720p"]
     video = make_video(make_clip(tmp_path / "film.mp4", width=1280, height=720, seconds=16), job_id="growing")
-    original = transcode._Publisher.publish
-    at_publish = []
-    holds = []
+    at_publish, holds = [], []
     original_hold = encode.RunningEncode.hold
 
-    def spy(self, speeds):
-        first = not self.output.published()
-        still_current = original(self, speeds)
-        if first and self.output.published():
-            higher = layout.video_dir(video.pk) / "720p"
-            at_publish.append((self.output.published(), sorted(path.name for path in higher.glob("*.ts"))))
-        return still_current
+    def observe():
+        higher = layout.video_dir(video.pk) / "720p"
+        rungs = Video.objects.get(pk=video.pk).rungs
+        at_publish.append((rungs, sorted(path.name for path in higher.iterdir())))
 
     def hold_spy(self, held):
         holds.append(held)
         return original_hold(self, held)
 
-    monkeypatch.setattr(transcode._Publisher, "publish", spy)
+    spies.after_first_publish(monkeypatch, observe)
     monkeypatch.setattr(encode.RunningEncode, "hold", hold_spy)
     assert transcode.video_transcode(video_id=video.pk, job_id="growing") == Video.Status.READY
 
-    # Published with the start rungs only, while the 720p encoder had not written a segment.
+    # Published with the start rungs only, while the 720p encoder had not written a byte (not even
+    # the first segment's temporary file).
     assert at_publish == [(["120p", "360p"], [])]
     assert holds[0] is True and holds[-1] is False  # held from the start; let go by the end
     video.refresh_from_db()

@@ -4,6 +4,7 @@ from fractions import Fraction
 
 import pytest
 
+from tests.support import ffmpeg
 from tests.video.conftest import keyframe_times, stream_info
 from video.pipeline.ffmpeg import encode, ladder, probe
 from video.pipeline.ffmpeg.process import ProbeError, TranscodeError
@@ -200,3 +201,22 @@ def test_ffmpeg_runs_at_a_lower_cpu_priority_than_the_worker(tmp_path):
         cwd=Path(__file__).resolve().parents[2],
     )  # fmt: skip
     assert int(out.read_text()) == os.nice(0) + encode.FFMPEG_NICENESS
+
+
+@pytest.mark.parametrize(
+    ("keyframe_every", "label"),
+    [(25, "a keyframe each second: picked among keyframes"), (100_000, "one keyframe: decoded frames")],
+)
+def test_a_thumbnail_is_a_jpeg_of_at_most_720_lines_whatever_the_keyframes(tmp_path, keyframe_every, label):
+    clip = tmp_path / "clip.mp4"
+    ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=25:duration=12",
+        "-c:v", "libx264", "-preset", "ultrafast", "-g", str(keyframe_every), "-sc_threshold", "0",
+        "-pix_fmt", "yuv420p", str(clip),
+    )  # fmt: skip
+    assert len(keyframe_times(clip)) == (12 if keyframe_every == 25 else 1), label
+    destination = tmp_path / "thumbnail.jpg"
+    destination.write_bytes(b"left by a killed run")
+    encode.extract_thumbnail(clip, destination, duration=12.0)
+    picture = stream_info(destination)["video"]
+    assert (picture["codec_name"], picture["width"], picture["height"]) == ("mjpeg", 1280, 720), label

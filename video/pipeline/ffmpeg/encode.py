@@ -27,6 +27,8 @@ FFMPEG_NICENESS = 10
 # start rungs need every core (RunningEncode.hold, video.pipeline.transcode).
 LATER_RUNGS_EXTRA_NICENESS = 5
 THUMBNAIL_TIMEOUT = 300
+THUMBNAIL_KEYFRAMES = 5  # the thumbnail is the most representative of these (from 10 % in) ...
+THUMBNAIL_FRAMES = 50  # ... or of these frames, for a source with no keyframe there
 STEADY_AFTER = 2.0  # seconds of output before an encoder's speed is measured without its start
 
 _INVALID_INPUT = re.compile(
@@ -258,20 +260,21 @@ def extract_thumbnail(
     container: str = "",
     max_height: int = 720,
 ) -> None:
-    """Write a JPEG of a representative frame (ffmpeg's `thumbnail` filter) from early in the film."""
+    """Write a JPEG of a representative frame (ffmpeg's `thumbnail` filter) from early in the film.
+
+    It runs while the start rungs are encoded, which viewers wait for too, so it is cheap: the
+    filter picks among the next THUMBNAIL_KEYFRAMES keyframes only (the decoder skips every other
+    frame), at the encoders' priority. A source with no keyframe after that point (one keyframe at
+    the start, as some screen recorders write) gets the best of THUMBNAIL_FRAMES decoded frames."""
     start = min(duration * 0.1, 30.0) if duration > 2 else 0.0
     scale = f"scale=-2:'min({max_height},ih)':flags=bicubic"
-    command = [
-        FFMPEG,
-        "-nostdin",
-        "-v",
-        "error",
-        "-y",
-        "-ss",
-        f"{start:.3f}",
-        *source_input(source, container),
-    ]
-    command += ["-map", "0:v:0", "-vf", f"thumbnail=50,{scale},format=yuvj420p", "-frames:v", "1"]
-    result = run([*command, "-q:v", "3", "-f", "image2", str(destination)], timeout=THUMBNAIL_TIMEOUT)
-    if result.returncode != 0 or not Path(destination).is_file():
-        raise TranscodeError("The thumbnail could not be generated.", tail(result.stderr))
+    for skip, frames in ((["-skip_frame", "nokey"], THUMBNAIL_KEYFRAMES), ([], THUMBNAIL_FRAMES)):
+        command = [FFMPEG, "-nostdin", "-v", "error", "-y", *skip, "-ss", f"{start:.3f}"]
+        command += source_input(source, container)
+        command += ["-map", "0:v:0", "-vf", f"thumbnail={frames},{scale},format=yuvj420p", "-frames:v", "1"]
+        command += ["-q:v", "3", "-f", "image2", str(destination)]
+        Path(destination).unlink(missing_ok=True)  # (a killed run's)
+        result = run(command, timeout=THUMBNAIL_TIMEOUT, preexec_fn=_die_with_parent)
+        if result.returncode == 0 and Path(destination).is_file():
+            return
+    raise TranscodeError("The thumbnail could not be generated.", tail(result.stderr))

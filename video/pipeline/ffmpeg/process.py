@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 FFMPEG = os.environ.get("FFMPEG_BINARY", "ffmpeg")
 FFPROBE = os.environ.get("FFPROBE_BINARY", "ffprobe")
@@ -69,10 +69,19 @@ class TranscodeError(Exception):
         return f"{self.message}\n\nLast lines from ffmpeg:\n{self.stderr_tail}"
 
 
-def run(args: Sequence[str], timeout: float = PROBE_TIMEOUT) -> subprocess.CompletedProcess:
-    """Run a short ffmpeg/ffprobe command and capture its output as text."""
+def run(
+    args: Sequence[str], timeout: float = PROBE_TIMEOUT, *, preexec_fn: Callable[[], None] | None = None
+) -> subprocess.CompletedProcess:
+    """Run a short ffmpeg/ffprobe command and capture its output as text (`preexec_fn`: run in
+    the child before ffmpeg starts)."""
     return subprocess.run(
-        list(args), capture_output=True, text=True, errors="replace", timeout=timeout, check=False
+        list(args),
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=timeout,
+        check=False,
+        preexec_fn=preexec_fn,
     )
 
 

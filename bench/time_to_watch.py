@@ -27,6 +27,7 @@ import argparse
 import os
 import re
 import secrets
+import shutil
 import sys
 import tempfile
 import time
@@ -197,6 +198,7 @@ def main() -> int:
 
         connections.close_all()
         drop_environment(env)
+        shutil.rmtree(run_dir, ignore_errors=True)  # its media and static files; the source stays
     print()
     table.print()
     return 0 if ok else 1

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.support import make_clip, spies
+from tests.support import make_clip, spies, wait_until
 from video import layout
 from video.models import Video
 from video.pipeline import progressive, transcode
@@ -58,6 +58,33 @@ def test_a_held_encode_takes_no_step_until_it_is_let_go(tmp_path):
         running.close()
     assert running.failure() is None
     assert len(list((tmp_path / "out" / "360p").glob("*.ts"))) == 4
+
+
+def test_the_recent_speed_is_the_pace_of_the_last_seconds_and_the_speed_counts_from_the_start(tmp_path):
+    clip = make_clip(tmp_path / "clip.mp4", width=320, height=180, seconds=30)
+    plan = ladder.build_plan(
+        source=clip,
+        output_dir=tmp_path / "out",
+        probe_result=probe.probe(clip),
+        rung_names=["120p"],
+        segment_seconds=2,
+    )
+    encode.prepare_folders(plan)
+    command = ladder.build_transcode_command(plan)
+    command.insert(command.index("-i"), "-re")  # at the source's own pace
+    running = encode.RunningEncode(command, log_path=tmp_path / "log")
+    try:
+        assert wait_until(lambda: running.position >= 2, timeout=60)
+        running.hold(True)
+        held_at = running.position
+        time.sleep(encode.RECENT_SECONDS + 1)
+        # Nothing in the last seconds; on average, what it did before the hold.
+        assert running.recent_speed == 0.0 and running.speed > 0
+        running.hold(False)
+        assert wait_until(lambda: running.position >= held_at + encode.RECENT_SECONDS + 1, timeout=60)
+        assert running.recent_speed > 0
+    finally:
+        running.close()
 
 
 def test_the_higher_rungs_are_held_until_the_start_rungs_are_published(

@@ -322,7 +322,7 @@ class _Publisher:
         speeds = [float("inf")] * len(self.output.groups)
         for index, running in zip(self.running, encodes, strict=True):
             positions[index] = self.starts[index] * seconds + running.position
-            speeds[index] = running.speed if running.running else float("inf")
+            speeds[index] = self.pace(index, running) if running.running else float("inf")
         self.measured = [running.speed for running in encodes]
         if not self.writer(self.output.progress(positions)):
             return False  # superseded: touch nothing more (its files may be going away)
@@ -334,6 +334,14 @@ class _Publisher:
             return False
         self.give_way(encodes)
         return True
+
+    @staticmethod
+    def pace(group: int, running: encode.RunningEncode) -> float:
+        """The speed the no-stall rule assumes for a group: the start rungs' process is never held,
+        so the pace of its last seconds is the one it has with the CPU it gets now (none of
+        ffmpeg's start, nor the thumbnail made beside it, and the higher rungs' share as soon as
+        they run); the others' pace counts the time they were held, as their future will."""
+        return running.recent_speed if group == 0 else running.speed
 
     def give_way(self, encodes: list[encode.RunningEncode]) -> None:
         """Hold the higher rungs' process until the start rungs are published, and afterwards while
@@ -349,7 +357,7 @@ class _Publisher:
         else:
             headroom = progressive.RESUME_HEADROOM if others[0].held else progressive.PAUSE_HEADROOM
             watched = time.monotonic() - self.published_at + headroom
-            held = not self.output.start_rungs_stay_ahead(speed=start.speed, watched=watched)
+            held = not self.output.start_rungs_stay_ahead(speed=self.pace(0, start), watched=watched)
         for other in others:
             other.hold(held)
 

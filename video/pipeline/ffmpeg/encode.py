@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import ctypes
 import os
@@ -30,6 +31,7 @@ THUMBNAIL_TIMEOUT = 300
 THUMBNAIL_KEYFRAMES = 5  # the thumbnail is the most representative of these (from 10 % in) ...
 THUMBNAIL_FRAMES = 50  # ... or of these frames, for a source with no keyframe there
 STEADY_AFTER = 2.0  # seconds of output before an encoder's speed is measured without its start
+RECENT_SECONDS = 4.0  # the window of RunningEncode.recent_speed
 
 _INVALID_INPUT = re.compile(
     r"Invalid data found when processing input|moov atom not found|No such file or directory|"
@@ -126,7 +128,8 @@ class RunningEncode:
 
     The speed is measured from ffmpeg's first output on, once that is STEADY_AFTER seconds old:
     what it will do next, without its one-time start (opening the input, x264's lookahead), which
-    made a fast encoder look slow for its first seconds."""
+    made a fast encoder look slow for its first seconds. `recent_speed` is the pace of the last
+    RECENT_SECONDS: what it does now, with the CPU it has now."""
 
     def __init__(self, command: Sequence[str], *, log_path: str | os.PathLike, extra_niceness: int = 0):
         self.log = open(log_path, "wb")  # noqa: SIM115 - closed by close(), after the process
@@ -143,6 +146,8 @@ class RunningEncode:
         self.held = False  # stopped with SIGSTOP (hold) until released
         self.position = 0.0
         self.first_output: tuple[float, float] | None = None  # (when, position)
+        self.outputs: collections.deque[tuple[float, float]] = collections.deque()  # (when, position)
+        self.outputs_lock = threading.Lock()  # the reader thread adds, `recent_speed` reads
         self.reader = threading.Thread(target=self._follow, daemon=True)
         self.reader.start()
 
@@ -152,8 +157,14 @@ class RunningEncode:
             if key == "out_time_us":
                 with contextlib.suppress(ValueError):
                     self.position = max(self.position, int(value) / 1e6)
+                now = time.monotonic()
                 if self.first_output is None and self.position > 0:
-                    self.first_output = (time.monotonic(), self.position)
+                    self.first_output = (now, self.position)
+                with self.outputs_lock:
+                    self.outputs.append((now, self.position))
+                    # Keep one report older than the window, to measure the whole window from.
+                    while len(self.outputs) > 2 and self.outputs[1][0] <= now - RECENT_SECONDS:
+                        self.outputs.popleft()
 
     @property
     def running(self) -> bool:
@@ -169,6 +180,21 @@ class RunningEncode:
             return (self.position - self.first_output[1]) / (now - self.first_output[0])
         elapsed = now - self.started_at
         return self.position / elapsed if elapsed > 0 else 0.0
+
+    @property
+    def recent_speed(self) -> float:
+        """Media seconds per second over the last RECENT_SECONDS (`speed` until ffmpeg has
+        reported for that long)."""
+        self.running  # noqa: B018 - records the end time
+        now = self.ended_at or time.monotonic()
+        with self.outputs_lock:
+            outputs = list(self.outputs)
+        if self.first_output is None or not outputs or now - outputs[0][0] < RECENT_SECONDS:
+            return self.speed
+        since, then = next(
+            (moment, position) for moment, position in reversed(outputs) if moment <= now - RECENT_SECONDS
+        )
+        return (self.position - then) / (now - since)
 
     def hold(self, held: bool) -> None:
         """Stop the process where it is (SIGSTOP) or let it go on (SIGCONT). A held process keeps

@@ -171,32 +171,29 @@ class Output:
             complete=rung.complete,
         )
 
+    def stays_ahead(self, rung: RungOutput, *, speed: float, watched: float = 0.0) -> bool:
+        """The no-stall rule for one rung of this film, at `speed`, for a viewer `watched` s in."""
+        return rung_never_stalls(
+            produced=rung.produced,
+            duration=self.duration,
+            speed=speed,
+            segment_seconds=self.segment_seconds,
+            finished=rung.complete,
+            watched=watched,
+        )
+
     def newly_publishable(self, speeds: list[float]) -> list[str]:
         """Rungs not yet published that the no-stall rule now allows (speeds per group)."""
         return [
             rung.name
             for rung in self.rungs.values()
-            if not rung.published
-            and rung_never_stalls(
-                produced=rung.produced,
-                duration=self.duration,
-                speed=speeds[rung.group],
-                segment_seconds=self.segment_seconds,
-                finished=rung.complete,
-            )
+            if not rung.published and self.stays_ahead(rung, speed=speeds[rung.group])
         ]
 
     def start_rungs_stay_ahead(self, *, speed: float, watched: float) -> bool:
         """Would every start rung, at `speed`, stay ahead of a viewer `watched` seconds in?"""
         return all(
-            rung_never_stalls(
-                produced=rung.produced,
-                duration=self.duration,
-                speed=speed,
-                segment_seconds=self.segment_seconds,
-                finished=rung.complete,
-                watched=watched,
-            )
+            self.stays_ahead(rung, speed=speed, watched=watched)
             for rung in self.rungs.values()
             if rung.group == 0
         )

@@ -35,18 +35,24 @@ def test_the_start_rungs_stay_ahead_of_a_viewer_who_started_earlier_or_not(
     assert verdict is expected
 
 
-def test_a_held_encode_takes_no_step_until_it_is_let_go(tmp_path):
-    clip = make_clip(tmp_path / "clip.mp4", width=640, height=360, seconds=8)
+def one_rung_command(tmp_path, *, rung: str, width: int, height: int, seconds: float, **encoder) -> list[str]:
+    """The ladder's ffmpeg command for one rung of a fresh clip, into tmp_path/out (2 s segments)."""
+    clip = make_clip(tmp_path / "clip.mp4", width=width, height=height, seconds=seconds)
     plan = ladder.build_plan(
         source=clip,
         output_dir=tmp_path / "out",
         probe_result=probe.probe(clip),
-        rung_names=["360p"],
+        rung_names=[rung],
         segment_seconds=2,
-        encoder=ladder.EncoderSettings(preset="medium"),
+        encoder=ladder.EncoderSettings(**encoder),
     )
     encode.prepare_folders(plan)
-    running = encode.RunningEncode(ladder.build_transcode_command(plan), log_path=tmp_path / "log")
+    return ladder.build_transcode_command(plan)
+
+
+def test_a_held_encode_takes_no_step_until_it_is_let_go(tmp_path):
+    command = one_rung_command(tmp_path, rung="360p", width=640, height=360, seconds=8, preset="medium")
+    running = encode.RunningEncode(command, log_path=tmp_path / "log")
     try:
         running.hold(True)
         time.sleep(1.5)
@@ -61,16 +67,7 @@ def test_a_held_encode_takes_no_step_until_it_is_let_go(tmp_path):
 
 
 def test_the_recent_speed_is_the_pace_of_the_last_seconds_and_the_speed_counts_from_the_start(tmp_path):
-    clip = make_clip(tmp_path / "clip.mp4", width=320, height=180, seconds=30)
-    plan = ladder.build_plan(
-        source=clip,
-        output_dir=tmp_path / "out",
-        probe_result=probe.probe(clip),
-        rung_names=["120p"],
-        segment_seconds=2,
-    )
-    encode.prepare_folders(plan)
-    command = ladder.build_transcode_command(plan)
+    command = one_rung_command(tmp_path, rung="120p", width=320, height=180, seconds=30)
     command.insert(command.index("-i"), "-re")  # at the source's own pace
     running = encode.RunningEncode(command, log_path=tmp_path / "log")
     try:

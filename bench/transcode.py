@@ -253,6 +253,7 @@ def jobs_child(source: Path) -> None:
     with throwaway_project(source) as (_, video):
         from django.core.files.base import ContentFile
 
+        from video.models import Video
         from video.pipeline import transcode
 
         thumbnail = subprocess.run(
@@ -263,7 +264,7 @@ def jobs_child(source: Path) -> None:
         video.thumbnail.save("given.jpg", ContentFile(thumbnail))  # given by staff: no thumbnail job
         report = {}
         for form, job_id in (("new film", "first"), ("new version", "again")):
-            video.__class__.objects.filter(pk=video.pk).update(job_id=job_id)
+            Video.objects.filter(pk=video.pk).update(job_id=job_id)
             cpu, started = children_cpu_seconds(), time.monotonic()
             status = transcode.video_transcode(video_id=video.pk, job_id=job_id)
             report[form] = {
